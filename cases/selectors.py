@@ -29,6 +29,7 @@ from cases.models import (
     CaseMember,
     CaseParty,
     Clock,
+    ClockExtension,
     Finding,
     Note,
     Report,
@@ -169,9 +170,9 @@ def allegations_for(access: CaseAccess) -> QuerySet[Allegation]:
 
 
 def members_for(access: CaseAccess) -> QuerySet[CaseMember]:
-    qs = access.case.members.select_related("user").prefetch_related("declarations")
+    qs = access.case.members.select_related("user")
     if access.is_committee:
-        return qs
+        return qs.prefetch_related("declarations")
     return qs.filter(recused_at__isnull=True)
 
 
@@ -183,10 +184,16 @@ def notes_for(access: CaseAccess) -> QuerySet[Note]:
 
 
 def clocks_for(access: CaseAccess) -> QuerySet[Clock]:
-    qs = access.case.clocks.select_related("party__party").prefetch_related("extensions")
+    extensions = ClockExtension.objects.select_related("approved_by")  # shown by username
+    qs = access.case.clocks.select_related("party__party").prefetch_related(
+        Prefetch("extensions", queryset=extensions)
+    )
     if access.is_committee:
         return qs
-    return qs.filter(party_id__in=access.party_ids)
+    # A party sees their own clocks and the case-wide clocks that bind their role (appeal window).
+    return qs.filter(
+        Q(party_id__in=access.party_ids) | Q(party__isnull=True, binds__in=access.party_roles)
+    )
 
 
 def responses_for(access: CaseAccess) -> QuerySet[Response]:

@@ -23,6 +23,7 @@ from django.utils import timezone
 from cases import workflow as wf
 from cases.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from cases.models import (
+    MAX_TEXT,
     Allegation,
     AllegationKind,
     Appeal,
@@ -90,10 +91,16 @@ def _create(obj: models.Model, *, exclude: Sequence[str] = ()) -> Any:
     return obj
 
 
-def _text(value: str | None, what: str, *, required: bool = True) -> str:
+def _text(value: str | None, what: str, *, required: bool = True, limit: int = MAX_TEXT) -> str:
+    """Trimmed text; refused when empty (if required) or longer than ``limit`` characters."""
     text = (value or "").strip()
+    field = what.replace(" ", "_")
     if required and not text:
-        raise ValidationFailed(f"{what} must not be empty.", field=what.replace(" ", "_"))
+        raise ValidationFailed(f"{what} must not be empty.", field=field)
+    if len(text) > limit:
+        raise ValidationFailed(
+            f"{what} must be at most {limit} characters (it has {len(text)}).", field=field
+        )
     return text
 
 
@@ -348,6 +355,7 @@ def case_open(
         visible_to_parties=True,
         at=now,
     )
+    _start_clocks(case, definition.opens_with, now)
     return case
 
 
@@ -435,6 +443,19 @@ def report_merge(*, report: Report, access: CaseAccess) -> Report:
 # --- Parties, allegations, committee ----------------------------------------------------------------
 
 
+def _account(user: Any) -> Any:
+    """A user object, or a username resolved to an active account (after permission checks, so
+    that whoever may not act cannot probe which usernames exist)."""
+    if user is None or not isinstance(user, str):
+        return user
+    from django.contrib.auth import get_user_model
+
+    found = get_user_model().objects.filter(username=user, is_active=True).first()
+    if found is None:
+        raise ValidationFailed(f"No active account {user!r}.", field="username")
+    return found
+
+
 def _user_is_member(case: Case, user: Any) -> bool:
     return CaseMember.objects.filter(case=case, user=user).exists()
 
@@ -453,6 +474,7 @@ def party_add(
 ) -> CaseParty:
     _require(access, {wf.INTEGRITY_OFFICER, wf.CHAIR}, "add parties")
     _require_open(access.case, "add parties")
+    user = _account(user)
     if role not in CaseParty.Role.values:
         raise ValidationFailed(f"role must be one of {', '.join(CaseParty.Role.values)}.", field="role")
     if user is not None and _user_is_member(access.case, user):
@@ -483,6 +505,7 @@ def party_add(
 def party_link_account(*, access: CaseAccess, party: CaseParty | int, user: Any) -> CaseParty:
     """Link a party record to a user account, so the person can follow the case as that party."""
     _require(access, {wf.INTEGRITY_OFFICER}, "link parties to accounts")
+    user = _account(user)
     row = _party_in_case(access, party)
     if _user_is_member(access.case, user):
         raise Conflict(
@@ -563,6 +586,7 @@ def allegation_add(
 def member_add(*, access: CaseAccess, user: Any, role: str, expertise: str = "") -> CaseMember:
     _require(access, {wf.INTEGRITY_OFFICER}, "appoint committee members")
     _require_open(access.case, "appoint committee members")
+    user = _account(user)
     if role not in CaseMember.Role.values:
         raise ValidationFailed(f"role must be one of {', '.join(CaseMember.Role.values)}.", field="role")
     if CaseParty.objects.filter(case=access.case, party__user=user).exists():
@@ -785,6 +809,7 @@ def case_transition(
             field="name",
         )
     now = now or timezone.now()
+    reason = _text(reason, "reason", required=False)
     try:
         transition = wf.check_transition(
             definition,
@@ -1109,21 +1134,27 @@ def finding_vote(*, access: CaseAccess, finding: Finding | int, vote: str, comme
     row = Finding.objects.filter(allegation__case=access.case, pk=pk).first()
     if row is None:
         raise NotFound(f"No finding {pk!r} in case {access.case.number}.")
-    if access.case.state in FINDING_CLOSED_STATES:
+    if _lock(access).state in FINDING_CLOSED_STATES:
         raise Conflict("Voting on findings has closed.")
     seat = (
         CaseMember.objects.filter(case=access.case, user=access.user, recused_at__isnull=True)
-        .exclude(role=wf.APPEAL_PANEL)
+        .filter(role__in=[wf.INTEGRITY_OFFICER, wf.CHAIR, wf.COMMITTEE_MEMBER])
         .order_by("id")
         .first()
     )
     if seat is None:
-        raise PermissionDenied("Only members seated on this case's committee vote.")
+        raise PermissionDenied(
+            "Only the chair and members seated on this case's committee vote on findings."
+        )
     if vote not in FindingVote.Vote.values:
         raise ValidationFailed(f"vote must be one of {', '.join(FindingVote.Vote.values)}.", field="vote")
     if FindingVote.objects.filter(finding=row, member=seat).exists():
         raise Conflict("You have already voted on this finding.")
-    ballot = _create(FindingVote(finding=row, member=seat, vote=vote, comment=comment))
+    ballot = _create(
+        FindingVote(
+            finding=row, member=seat, vote=vote, comment=_text(comment, "comment", required=False)
+        )
+    )
     event_record(
         case=access.case,
         kind="finding_vote",

@@ -112,6 +112,7 @@ class Workflow:
     clocks: tuple[ClockSpec, ...]
     retention_years: int
     description: str = ""
+    opens_with: tuple[str, ...] = ()  # clocks started when a case opens
     _by_name: Mapping[str, Transition] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -122,6 +123,8 @@ class Workflow:
             raise ValueError(f"{self.key}: initial state {self.initial!r} is not a state")
         if len(self._by_name) != len(self.transitions):
             raise ValueError(f"{self.key}: duplicate transition names")
+        if set(self.opens_with) - clock_keys:
+            raise ValueError(f"{self.key}: unknown opening clocks {sorted(set(self.opens_with) - clock_keys)}")
         for t in self.transitions:
             unknown = (set(t.sources) | {t.target}) - state_keys
             if unknown:
@@ -414,6 +417,7 @@ COURSE = Workflow(
         "student, a decision, an optional appeal. Day counts are set by the institution."
     ),
     initial="review",
+    opens_with=("review",),
     retention_years=5,
     states=(
         State("review", "Review"),

@@ -637,3 +637,19 @@ def test_responses_for_a_party_never_include_another_partys_even_when_filed_by_t
     )
     assert selectors.responses_for(access_for(respondent, case)).count() == 0
     assert selectors.responses_for(access_for(officer, case)).count() == 1
+
+
+def test_respondents_see_the_case_wide_appeal_window_but_the_complainant_does_not(
+    case: Case,
+    advance: Advance,
+    respondent: User,
+    complainant: User,
+    officer: User,
+    access_for: AccessFor,
+) -> None:
+    advance(case, "decided")
+    keys = [c.key for c in selectors.clocks_for(access_for(respondent, case))]
+    assert "appeal_window" in keys
+    assert "investigation" not in keys  # the institution's own deadlines stay with the committee
+    assert "appeal_window" not in [c.key for c in selectors.clocks_for(access_for(complainant, case))]
+    assert "investigation" in [c.key for c in selectors.clocks_for(access_for(officer, case))]

@@ -1324,8 +1324,8 @@ def open_course_case(officer: User, chair: User, respondent: User) -> Case:
 
 
 @pytest.mark.parametrize(
-    ("overrides", "decision_days", "response_days"),
-    [({}, 5, 7), ({"course": {"decision": 3, "respondent_response": 14}}, 3, 14)],
+    ("overrides", "review_days", "decision_days", "response_days"),
+    [({}, 10, 5, 7), ({"course": {"review": 21, "decision": 3, "respondent_response": 14}}, 21, 3, 14)],
     ids=["shipped", "configured"],
 )
 def test_the_course_workflow_uses_the_configured_day_counts(
@@ -1336,15 +1336,20 @@ def test_the_course_workflow_uses_the_configured_day_counts(
     respondent: User,
     access_for: AccessFor,
     overrides: dict[str, dict[str, int]],
+    review_days: int,
     decision_days: int,
     response_days: int,
 ) -> None:
     settings.SLIPCASE_WORKFLOW_DAYS = overrides
     case = open_course_case(officer, chair, respondent)
     assert case.workflow_def.clock("decision").days == decision_days
+    review = Clock.objects.get(case=case, key="review")  # started when the case opened
+    assert review.days == review_days and review.status == Clock.Status.RUNNING
     now = ny(2031, 3, 7, 15)
     services.case_transition(access=access_for(chair, case), name="schedule_meeting", now=now)
-    clocks = {c.key: c for c in Clock.objects.filter(case=case)}
+    review.refresh_from_db()
+    assert review.status == Clock.Status.STOPPED and review.stopped_at == now
+    clocks = {c.key: c for c in Clock.objects.filter(case=case).exclude(key="review")}
     assert set(clocks) == {"decision", "respondent_response"}
     assert clocks["decision"].days == decision_days
     assert local(clocks["decision"].due_at) == end_of(2031, 3, 7 + decision_days)
