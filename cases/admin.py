@@ -16,7 +16,7 @@ from cases import models as m
 from cases.selectors import case_list_for_user, report_list_for_user
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class ReadOnlyAdmin(admin.ModelAdmin):
     case_path: str | None = "case"  # lookup from the model to its Case, for the access filter
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:

@@ -5,9 +5,10 @@ someone without access gets 404 for the case and everything in it.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import django_filters
+from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import exceptions, filters, mixins, status, viewsets
@@ -20,11 +21,19 @@ from rest_framework.throttling import ScopedRateThrottle
 
 from cases import selectors, services
 from cases import serializers as s
-from cases.errors import NotFound, ValidationFailed
+from cases.errors import NotFound
 from cases.models import Case, CaseParty, Report, TimelineEvent
 from cases.selectors import CaseAccess
 
-CASE_NUMBER = OpenApiParameter("case_number", str, OpenApiParameter.PATH, description="e.g. SC-2026-0001")
+
+def _user(request: Request) -> User:
+    """The authenticated user (these endpoints require authentication)."""
+    return cast(User, request.user)
+
+
+CASE_NUMBER = OpenApiParameter(
+    "case_number", str, OpenApiParameter.PATH, description="e.g. SC-2026-0001"
+)
 ID = OpenApiParameter("id", int, OpenApiParameter.PATH)
 
 
@@ -41,7 +50,7 @@ class ReportFilter(django_filters.FilterSet):
     list=extend_schema(summary="Reports: all for the office, one's own for a reporter"),
     retrieve=extend_schema(summary="One report, with its triage outcome"),
 )
-class ReportViewSet(viewsets.GenericViewSet):  # type: ignore[type-arg]
+class ReportViewSet(viewsets.GenericViewSet):
     lookup_field = "reference"
     serializer_class = s.ReportOutputSerializer
     filterset_class = ReportFilter
@@ -81,29 +90,41 @@ class ReportViewSet(viewsets.GenericViewSet):  # type: ignore[type-arg]
         report = services.report_submit(reporter=request.user, **data.validated_data)
         return Response(s.ReportOutputSerializer(report).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(summary="Triage: dismiss with a reason the complainant can see", request=s.DismissInputSerializer, responses=s.ReportOutputSerializer)
+    @extend_schema(
+        summary="Triage: dismiss with a reason the complainant can see",
+        request=s.DismissInputSerializer,
+        responses=s.ReportOutputSerializer,
+    )
     @action(detail=True, methods=["post"])
     def dismiss(self, request: Request, reference: str) -> Response:
         report = selectors.report_get_for_user(user=request.user, reference=reference)
         data = s.DismissInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        report = services.report_dismiss(report=report, actor=request.user, **data.validated_data)
+        report = services.report_dismiss(report=report, actor=_user(request), **data.validated_data)
         return Response(s.ReportOutputSerializer(report).data)
 
-    @extend_schema(summary="Triage: open a case from the report", request=s.OpenCaseInputSerializer, responses={201: s.CaseDetailSerializer})
+    @extend_schema(
+        summary="Triage: open a case from the report",
+        request=s.OpenCaseInputSerializer,
+        responses={201: s.CaseDetailSerializer},
+    )
     @action(detail=True, methods=["post"], url_path="open-case")
     def open_case(self, request: Request, reference: str) -> Response:
         report = selectors.report_get_for_user(user=request.user, reference=reference)
         data = s.OpenCaseInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        case = services.report_open_case(report=report, actor=request.user, **data.validated_data)
+        case = services.report_open_case(report=report, actor=_user(request), **data.validated_data)
         access = selectors.case_get_for_user(user=request.user, number=case.number)
         return Response(
             s.CaseDetailSerializer(case, context={"access": access}).data,
             status=status.HTTP_201_CREATED,
         )
 
-    @extend_schema(summary="Triage: merge a duplicate report into a case", request=s.MergeInputSerializer, responses=s.ReportOutputSerializer)
+    @extend_schema(
+        summary="Triage: merge a duplicate report into a case",
+        request=s.MergeInputSerializer,
+        responses=s.ReportOutputSerializer,
+    )
     @action(detail=True, methods=["post"])
     def merge(self, request: Request, reference: str) -> Response:
         report = selectors.report_get_for_user(user=request.user, reference=reference)
@@ -130,7 +151,7 @@ class CaseFilter(django_filters.FilterSet):
     list=extend_schema(summary="Cases I may see"),
     retrieve=extend_schema(summary="One case, with my roles and the actions open to me"),
 )
-class CaseViewSet(viewsets.GenericViewSet):  # type: ignore[type-arg]
+class CaseViewSet(viewsets.GenericViewSet):
     lookup_field = "number"
     lookup_value_regex = r"[A-Za-z0-9-]+"
     serializer_class = s.CaseListSerializer
@@ -154,11 +175,15 @@ class CaseViewSet(viewsets.GenericViewSet):  # type: ignore[type-arg]
         access = selectors.case_get_for_user(user=request.user, number=number)
         return Response(s.CaseDetailSerializer(access.case, context={"access": access}).data)
 
-    @extend_schema(summary="Open a case directly (integrity office)", request=s.CaseInputSerializer, responses={201: s.CaseDetailSerializer})
+    @extend_schema(
+        summary="Open a case directly (integrity office)",
+        request=s.CaseInputSerializer,
+        responses={201: s.CaseDetailSerializer},
+    )
     def create(self, request: Request) -> Response:
         data = s.CaseInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        case = services.case_open(actor=request.user, **data.validated_data)
+        case = services.case_open(actor=_user(request), **data.validated_data)
         access = selectors.case_get_for_user(user=request.user, number=case.number)
         return Response(
             s.CaseDetailSerializer(case, context={"access": access}).data,
@@ -166,7 +191,9 @@ class CaseViewSet(viewsets.GenericViewSet):  # type: ignore[type-arg]
         )
 
     @extend_schema(
-        methods=["GET"], summary="Workflow actions open to me", responses=s.TransitionSerializer(many=True)
+        methods=["GET"],
+        summary="Workflow actions open to me",
+        responses=s.TransitionSerializer(many=True),
     )
     @extend_schema(
         methods=["POST"],
@@ -186,7 +213,7 @@ class CaseViewSet(viewsets.GenericViewSet):  # type: ignore[type-arg]
         return Response(s.CaseDetailSerializer(case, context={"access": access}).data)
 
 
-class CaseScopedViewSet(viewsets.GenericViewSet):  # type: ignore[type-arg]
+class CaseScopedViewSet(viewsets.GenericViewSet):
     """Base for /cases/{case_number}/<things>/: the access gate runs before anything else."""
 
     _access: CaseAccess | None = None
@@ -239,11 +266,15 @@ class CaseScopedViewSet(viewsets.GenericViewSet):  # type: ignore[type-arg]
 
 
 @extend_schema(parameters=[CASE_NUMBER])
-@extend_schema_view(list=extend_schema(summary="Parties to the case (identities withheld where the case says so)"))
+@extend_schema_view(
+    list=extend_schema(summary="Parties to the case (identities withheld where the case says so)")
+)
 class PartyViewSet(CaseScopedViewSet):
     serializer_class = s.PartyOutputSerializer
     pagination_class = None
-    filter_backends: list[Any] = []  # a plain list, not filtered (the browsable API would fail on it)
+    filter_backends: list[
+        Any
+    ] = []  # a plain list, not filtered (the browsable API would fail on it)
 
     def visible(self) -> Any:
         return selectors.parties_for(self.get_access())
@@ -257,7 +288,11 @@ class PartyViewSet(CaseScopedViewSet):
     def list(self, request: Request, case_number: str) -> Response:
         return Response(self.get_serializer(self.get_queryset(), many=True).data)
 
-    @extend_schema(summary="Add a party", request=s.PartyInputSerializer, responses={201: s.PartyOutputSerializer})
+    @extend_schema(
+        summary="Add a party",
+        request=s.PartyInputSerializer,
+        responses={201: s.PartyOutputSerializer},
+    )
     def create(self, request: Request, case_number: str) -> Response:
         data = self._input(s.PartyInputSerializer)
         username = data.pop("username", "")
@@ -265,7 +300,12 @@ class PartyViewSet(CaseScopedViewSet):
         row = services.party_add(access=self.get_access(), user=user, **data)
         return self._out(row, status.HTTP_201_CREATED)
 
-    @extend_schema(summary="Link a party to a user account", parameters=[ID], request=s.LinkAccountInputSerializer, responses=s.PartyOutputSerializer)
+    @extend_schema(
+        summary="Link a party to a user account",
+        parameters=[ID],
+        request=s.LinkAccountInputSerializer,
+        responses=s.PartyOutputSerializer,
+    )
     @action(detail=True, methods=["post"])
     def link(self, request: Request, case_number: str, pk: str) -> Response:
         data = self._input(s.LinkAccountInputSerializer)
@@ -279,14 +319,20 @@ class PartyViewSet(CaseScopedViewSet):
 
 
 @extend_schema(parameters=[CASE_NUMBER])
-@extend_schema_view(list=extend_schema(summary="Allegations (a respondent sees those against them)"))
+@extend_schema_view(
+    list=extend_schema(summary="Allegations (a respondent sees those against them)")
+)
 class AllegationViewSet(CaseScopedViewSet):
     serializer_class = s.AllegationOutputSerializer
 
     def visible(self) -> Any:
         return selectors.allegations_for(self.get_access())
 
-    @extend_schema(summary="Record an allegation against a respondent", request=s.AllegationInputSerializer, responses={201: s.AllegationOutputSerializer})
+    @extend_schema(
+        summary="Record an allegation against a respondent",
+        request=s.AllegationInputSerializer,
+        responses={201: s.AllegationOutputSerializer},
+    )
     def create(self, request: Request, case_number: str) -> Response:
         data = self._input(s.AllegationInputSerializer)
         row = services.allegation_add(access=self.get_access(), **data)
@@ -301,14 +347,23 @@ class MemberViewSet(CaseScopedViewSet):
     def visible(self) -> Any:
         return selectors.members_for(self.get_access())
 
-    @extend_schema(summary="Appoint a committee member", request=s.MemberInputSerializer, responses={201: s.MemberOutputSerializer})
+    @extend_schema(
+        summary="Appoint a committee member",
+        request=s.MemberInputSerializer,
+        responses={201: s.MemberOutputSerializer},
+    )
     def create(self, request: Request, case_number: str) -> Response:
         data = self._input(s.MemberInputSerializer)
         user = data.pop("username")
         row = services.member_add(access=self.get_access(), user=user, **data)
         return self._out(row, status.HTTP_201_CREATED)
 
-    @extend_schema(summary="Recuse a member (oneself, or by the integrity office)", parameters=[ID], request=s.RecuseInputSerializer, responses=s.MemberOutputSerializer)
+    @extend_schema(
+        summary="Recuse a member (oneself, or by the integrity office)",
+        parameters=[ID],
+        request=s.RecuseInputSerializer,
+        responses=s.MemberOutputSerializer,
+    )
     @action(detail=True, methods=["post"])
     def recuse(self, request: Request, case_number: str, pk: str) -> Response:
         data = self._input(s.RecuseInputSerializer)
@@ -316,7 +371,12 @@ class MemberViewSet(CaseScopedViewSet):
         row = services.member_recuse(access=self.get_access(), member=member, **data)
         return self._out(row)
 
-    @extend_schema(summary="Declare interests (a conflict recuses the member)", parameters=[ID], request=s.DeclarationInputSerializer, responses={201: s.DeclarationSerializer})
+    @extend_schema(
+        summary="Declare interests (a conflict recuses the member)",
+        parameters=[ID],
+        request=s.DeclarationInputSerializer,
+        responses={201: s.DeclarationSerializer},
+    )
     @action(detail=True, methods=["post"])
     def declarations(self, request: Request, case_number: str, pk: str) -> Response:
         data = self._input(s.DeclarationInputSerializer)
@@ -333,7 +393,12 @@ class ClockViewSet(CaseScopedViewSet):
     def visible(self) -> Any:
         return selectors.clocks_for(self.get_access())
 
-    @extend_schema(summary="Extend a running clock", parameters=[ID], request=s.ExtendInputSerializer, responses={201: s.ExtensionSerializer})
+    @extend_schema(
+        summary="Extend a running clock",
+        parameters=[ID],
+        request=s.ExtendInputSerializer,
+        responses={201: s.ExtensionSerializer},
+    )
     @action(detail=True, methods=["post"])
     def extend(self, request: Request, case_number: str, pk: str) -> Response:
         data = self._input(s.ExtendInputSerializer)
@@ -350,7 +415,11 @@ class NoteViewSet(CaseScopedViewSet):
     def visible(self) -> Any:
         return selectors.notes_for(self.get_access())
 
-    @extend_schema(summary="Add a note or send a message", request=s.NoteInputSerializer, responses={201: s.NoteOutputSerializer})
+    @extend_schema(
+        summary="Add a note or send a message",
+        request=s.NoteInputSerializer,
+        responses={201: s.NoteOutputSerializer},
+    )
     def create(self, request: Request, case_number: str) -> Response:
         data = self._input(s.NoteInputSerializer)
         row = services.note_add(access=self.get_access(), **data)
@@ -368,13 +437,16 @@ class ResponseViewSet(CaseScopedViewSet):
 
     @extend_schema(
         summary="Submit a statement or comments, with attachments",
-        request={"multipart/form-data": s.ResponseInputSerializer, "application/json": s.ResponseInputSerializer},
+        request={
+            "multipart/form-data": s.ResponseInputSerializer,
+            "application/json": s.ResponseInputSerializer,
+        },
         responses={201: s.ResponseOutputSerializer},
     )
     def create(self, request: Request, case_number: str) -> Response:
-        payload = request.data.copy() if hasattr(request.data, "copy") else dict(request.data)
+        payload: Any = request.data.copy() if hasattr(request.data, "copy") else dict(request.data)
         if hasattr(request.data, "getlist"):
-            payload.setlist("attachments", request.FILES.getlist("attachments"))  # type: ignore[union-attr]
+            payload.setlist("attachments", request.FILES.getlist("attachments"))
         data = s.ResponseInputSerializer(data=payload)
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
@@ -385,21 +457,32 @@ class ResponseViewSet(CaseScopedViewSet):
 
 
 @extend_schema(parameters=[CASE_NUMBER])
-@extend_schema_view(list=extend_schema(summary="Findings per allegation (parties see them after the decision)"))
+@extend_schema_view(
+    list=extend_schema(summary="Findings per allegation (parties see them after the decision)")
+)
 class FindingViewSet(CaseScopedViewSet):
     serializer_class = s.FindingOutputSerializer
 
     def visible(self) -> Any:
         return selectors.findings_for(self.get_access())
 
-    @extend_schema(summary="Record or revise the finding on an allegation", request=s.FindingInputSerializer, responses={201: s.FindingOutputSerializer})
+    @extend_schema(
+        summary="Record or revise the finding on an allegation",
+        request=s.FindingInputSerializer,
+        responses={201: s.FindingOutputSerializer},
+    )
     def create(self, request: Request, case_number: str) -> Response:
         data = self._input(s.FindingInputSerializer)
         data.setdefault("intent", "")
         row = services.finding_record(access=self.get_access(), **data)
         return self._out(row, status.HTTP_201_CREATED)
 
-    @extend_schema(summary="Vote on a finding", parameters=[ID], request=s.VoteInputSerializer, responses={201: s.VoteOutputSerializer})
+    @extend_schema(
+        summary="Vote on a finding",
+        parameters=[ID],
+        request=s.VoteInputSerializer,
+        responses={201: s.VoteOutputSerializer},
+    )
     @action(detail=True, methods=["post"])
     def votes(self, request: Request, case_number: str, pk: str) -> Response:
         data = self._input(s.VoteInputSerializer)
@@ -416,13 +499,22 @@ class SanctionViewSet(CaseScopedViewSet):
     def visible(self) -> Any:
         return selectors.sanctions_for(self.get_access())
 
-    @extend_schema(summary="Impose a sanction or remedy", request=s.SanctionInputSerializer, responses={201: s.SanctionOutputSerializer})
+    @extend_schema(
+        summary="Impose a sanction or remedy",
+        request=s.SanctionInputSerializer,
+        responses={201: s.SanctionOutputSerializer},
+    )
     def create(self, request: Request, case_number: str) -> Response:
         data = self._input(s.SanctionInputSerializer)
         row = services.sanction_add(access=self.get_access(), **data)
         return self._out(row, status.HTTP_201_CREATED)
 
-    @extend_schema(summary="Mark a sanction done (with proof) or waived", parameters=[ID], request=s.SanctionCompleteInputSerializer, responses=s.SanctionOutputSerializer)
+    @extend_schema(
+        summary="Mark a sanction done (with proof) or waived",
+        parameters=[ID],
+        request=s.SanctionCompleteInputSerializer,
+        responses=s.SanctionOutputSerializer,
+    )
     @action(detail=True, methods=["post"])
     def complete(self, request: Request, case_number: str, pk: str) -> Response:
         data = self._input(s.SanctionCompleteInputSerializer)
@@ -439,13 +531,22 @@ class AppealViewSet(CaseScopedViewSet):
     def visible(self) -> Any:
         return selectors.appeals_for(self.get_access())
 
-    @extend_schema(summary="File an appeal against the decision", request=s.AppealInputSerializer, responses={201: s.AppealOutputSerializer})
+    @extend_schema(
+        summary="File an appeal against the decision",
+        request=s.AppealInputSerializer,
+        responses={201: s.AppealOutputSerializer},
+    )
     def create(self, request: Request, case_number: str) -> Response:
         data = self._input(s.AppealInputSerializer)
         row = services.appeal_file(access=self.get_access(), **data)
         return self._out(row, status.HTTP_201_CREATED)
 
-    @extend_schema(summary="Decide an appeal (appeal panel); closes the case", parameters=[ID], request=s.AppealDecideInputSerializer, responses=s.AppealOutputSerializer)
+    @extend_schema(
+        summary="Decide an appeal (appeal panel); closes the case",
+        parameters=[ID],
+        request=s.AppealDecideInputSerializer,
+        responses=s.AppealOutputSerializer,
+    )
     @action(detail=True, methods=["post"])
     def decide(self, request: Request, case_number: str, pk: str) -> Response:
         data = self._input(s.AppealDecideInputSerializer)
@@ -472,4 +573,3 @@ class TimelineViewSet(CaseScopedViewSet, mixins.ListModelMixin):
 
     def visible(self) -> Any:
         return selectors.timeline_for(self.get_access())
-

@@ -110,6 +110,9 @@ class CaseNumberSequence(models.Model):
     year = models.PositiveIntegerField(primary_key=True)
     last = models.PositiveIntegerField(default=0)
 
+    def __str__(self) -> str:
+        return f"{self.year}: {self.last}"
+
 
 class Case(TimeStamped):
     number = models.CharField(max_length=20, unique=True)
@@ -204,10 +207,15 @@ class Allegation(TimeStamped):
     suspect_url = models.URLField(max_length=2000, blank=True)
     suspect_identifier = models.CharField(max_length=200, blank=True)
     suspect_date = models.DateField(null=True, blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
 
     class Meta:
         ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"Allegation {self.pk} ({self.kind}) in case {self.case_id}"
 
 
 class CaseMember(TimeStamped):
@@ -221,10 +229,14 @@ class CaseMember(TimeStamped):
         APPEAL_PANEL = wf.APPEAL_PANEL, "Appeal panel"
 
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="members")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="seats")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="seats"
+    )
     role = models.CharField(max_length=24, choices=Role.choices)
     expertise = models.CharField(max_length=300, blank=True)
-    added_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
     recused_at = models.DateTimeField(null=True, blank=True)
     recusal_reason = models.TextField(blank=True, max_length=MAX_TEXT)
 
@@ -233,6 +245,9 @@ class CaseMember(TimeStamped):
         constraints = [
             models.UniqueConstraint(fields=["case", "user", "role"], name="case_member_role_unique")
         ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} as {self.role} in case {self.case_id}"
 
 
 class ConflictDeclaration(TimeStamped):
@@ -244,6 +259,9 @@ class ConflictDeclaration(TimeStamped):
 
     class Meta:
         ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"Declaration by member {self.member_id}: conflict={self.has_conflict}"
 
 
 class Clock(TimeStamped):
@@ -284,7 +302,9 @@ class ClockExtension(TimeStamped):
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
-    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -294,6 +314,9 @@ class ClockExtension(TimeStamped):
                 name="extension_moves_due_date_later",
             )
         ]
+
+    def __str__(self) -> str:
+        return f"Clock {self.clock_id} extended to {self.new_due_at:%Y-%m-%d}"
 
 
 class Note(TimeStamped):
@@ -324,6 +347,9 @@ class Note(TimeStamped):
             )
         ]
 
+    def __str__(self) -> str:
+        return f"{self.visibility} note {self.pk} in case {self.case_id}"
+
 
 class Response(TimeStamped):
     """A party's statement: a response to the allegations, comments on the draft report, ..."""
@@ -348,6 +374,9 @@ class Response(TimeStamped):
     class Meta:
         ordering = ["created_at", "id"]
 
+    def __str__(self) -> str:
+        return f"{self.kind} by party {self.party_id} in case {self.case_id}"
+
 
 class ResponseAttachment(TimeStamped):
     response = models.ForeignKey(Response, on_delete=models.PROTECT, related_name="attachments")
@@ -358,6 +387,9 @@ class ResponseAttachment(TimeStamped):
 
     class Meta:
         ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.filename} ({self.sha256[:12]})"
 
 
 class Finding(TimeStamped):
@@ -395,6 +427,9 @@ class Finding(TimeStamped):
             )
         ]
 
+    def __str__(self) -> str:
+        return f"{self.outcome} on allegation {self.allegation_id}"
+
 
 class FindingVote(TimeStamped):
     class Vote(models.TextChoices):
@@ -412,6 +447,9 @@ class FindingVote(TimeStamped):
         constraints = [
             models.UniqueConstraint(fields=["finding", "member"], name="one_vote_per_member")
         ]
+
+    def __str__(self) -> str:
+        return f"{self.vote} by member {self.member_id} on finding {self.finding_id}"
 
 
 class Sanction(TimeStamped):
@@ -437,7 +475,9 @@ class Sanction(TimeStamped):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
     completed_at = models.DateTimeField(null=True, blank=True)
     proof = models.TextField(blank=True, max_length=MAX_TEXT)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
 
     class Meta:
         ordering = ["id"]
@@ -447,6 +487,9 @@ class Sanction(TimeStamped):
                 name="sanction_done_has_proof",
             )
         ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} ({self.status}) in case {self.case_id}"
 
 
 class Appeal(TimeStamped):
@@ -458,7 +501,9 @@ class Appeal(TimeStamped):
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="appeals")
     appellant = models.ForeignKey(CaseParty, on_delete=models.PROTECT, related_name="appeals")
     grounds = models.TextField(max_length=MAX_TEXT)
-    filed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    filed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     decision = models.TextField(blank=True, max_length=MAX_TEXT)
     decided_at = models.DateTimeField(null=True, blank=True)
@@ -468,6 +513,9 @@ class Appeal(TimeStamped):
 
     class Meta:
         ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"Appeal {self.pk} ({self.status}) in case {self.case_id}"
 
 
 class TimelineEvent(models.Model):

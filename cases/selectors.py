@@ -39,9 +39,9 @@ from cases.models import (
 )
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+    from django.contrib.auth.models import AnonymousUser, User
 
-    AnyUser = AbstractBaseUser | AnonymousUser
+    AnyUser = User | AnonymousUser
 
 OFFICE_GROUP = "integrity_office"
 # Findings become visible to parties once the institution has decided.
@@ -55,8 +55,8 @@ def user_is_office(user: AnyUser) -> bool:
         return True
     cached = getattr(user, "_slipcase_is_office", None)
     if cached is None:
-        cached = user.groups.filter(name=OFFICE_GROUP).exists()  # type: ignore[union-attr]
-        user._slipcase_is_office = cached  # type: ignore[union-attr]
+        cached = user.groups.filter(name=OFFICE_GROUP).exists()
+        setattr(user, "_slipcase_is_office", cached)  # noqa: B010 - per-request cache
     return bool(cached)
 
 
@@ -65,7 +65,7 @@ class CaseAccess:
     """What one user may do with one case. Produced only by the access gate."""
 
     case: Case
-    user: AbstractBaseUser
+    user: User
     committee_roles: frozenset[str]
     parties: tuple[CaseParty, ...]  # the user's own party rows in this case
 
@@ -93,7 +93,7 @@ class CaseAccess:
         return bool(self.roles & set(roles))
 
 
-def _case_ids_where_recused(user: AnyUser) -> QuerySet[CaseMember, int]:
+def _case_ids_where_recused(user: User) -> QuerySet[CaseMember, int]:
     return CaseMember.objects.filter(user=user, recused_at__isnull=False).values_list(
         "case_id", flat=True
     )
@@ -108,7 +108,8 @@ def case_list_for_user(*, user: AnyUser) -> QuerySet[Case]:
         seats = CaseMember.objects.filter(user=user, recused_at__isnull=True).values("case_id")
         party_of = CaseParty.objects.filter(party__user=user).values("case_id")
         qs = qs.filter(Q(id__in=seats) | Q(id__in=party_of))
-    return qs.exclude(id__in=_case_ids_where_recused(user)).order_by("-created_at", "-id")
+    recused = _case_ids_where_recused(user)
+    return qs.exclude(id__in=recused).order_by("-created_at", "-id")
 
 
 def case_access(*, user: AnyUser, case: Case) -> CaseAccess | None:
@@ -123,13 +124,13 @@ def case_access(*, user: AnyUser, case: Case) -> CaseAccess | None:
     )
     if parties:
         # A party never gets committee access to their own case, whatever else they are.
-        return CaseAccess(case=case, user=user, committee_roles=frozenset(), parties=parties)  # type: ignore[arg-type]
+        return CaseAccess(case=case, user=user, committee_roles=frozenset(), parties=parties)
     roles = {s.role for s in seats}
     if user_is_office(user):
         roles.add(wf.INTEGRITY_OFFICER)
     if not roles:
         return None
-    return CaseAccess(case=case, user=user, committee_roles=frozenset(roles), parties=())  # type: ignore[arg-type]
+    return CaseAccess(case=case, user=user, committee_roles=frozenset(roles), parties=())
 
 
 def case_get_for_user(*, user: AnyUser, number: str, for_update: bool = False) -> CaseAccess:
@@ -144,7 +145,7 @@ def case_get_for_user(*, user: AnyUser, number: str, for_update: bool = False) -
     return access
 
 
-# --- Reads inside a case (always take a CaseAccess, which only the gate produces) ------------------
+# --- Reads inside a case (always take a CaseAccess, which only the gate produces) -----------------
 
 
 def parties_for(access: CaseAccess) -> list[CaseParty]:
@@ -218,7 +219,7 @@ def findings_for(access: CaseAccess) -> QuerySet[Finding]:
     return qs.filter(allegation__respondent_id__in=access.party_ids)
 
 
-def _votes() -> QuerySet:  # type: ignore[type-arg]
+def _votes() -> QuerySet:
     from cases.models import FindingVote
 
     return FindingVote.objects.select_related("member__user")
@@ -273,7 +274,7 @@ def report_get_for_user(*, user: AnyUser, reference: str) -> Report:
     return report
 
 
-def object_in_case(qs: QuerySet, pk: object, what: str):  # type: ignore[no-untyped-def,type-arg]
+def object_in_case(qs: QuerySet, pk: object, what: str):
     """Fetch one row of a visible queryset, or NotFound naming what was asked for."""
     try:
         obj = qs.filter(pk=int(pk)).first()  # type: ignore[call-overload]

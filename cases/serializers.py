@@ -17,11 +17,11 @@ from cases.selectors import CaseAccess
 WITHHELD = "(identity withheld)"
 
 
-def _access(serializer: serializers.BaseSerializer) -> CaseAccess | None:  # type: ignore[type-arg]
+def _access(serializer: serializers.BaseSerializer) -> CaseAccess | None:
     return serializer.context.get("access")
 
 
-class PartyRefField(serializers.Field):  # type: ignore[type-arg]
+class PartyRefField(serializers.Field):
     """A reference to a CaseParty: id, role and the name unless withheld from the caller."""
 
     def __init__(self, **kwargs: Any) -> None:
@@ -65,14 +65,14 @@ except ImportError:  # pragma: no cover
     pass
 
 
-class WorkSerializer(serializers.Serializer):  # type: ignore[type-arg]
+class WorkSerializer(serializers.Serializer):
     title = serializers.CharField(max_length=MAX_TITLE, required=False, allow_blank=True)
     url = serializers.URLField(max_length=2000, required=False, allow_blank=True)
     identifier = serializers.CharField(max_length=200, required=False, allow_blank=True)
     date = serializers.DateField(required=False, allow_null=True)
 
 
-class RespondentInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+class RespondentInputSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     affiliation = serializers.CharField(max_length=200, required=False, allow_blank=True)
     email = serializers.EmailField(required=False, allow_blank=True)
@@ -81,7 +81,7 @@ class RespondentInputSerializer(serializers.Serializer):  # type: ignore[type-ar
 # --- Reports ------------------------------------------------------------------------------------
 
 
-class ReportInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+class ReportInputSerializer(serializers.Serializer):
     mode = serializers.ChoiceField(choices=m.Report.Mode.choices)
     kind = serializers.ChoiceField(choices=m.AllegationKind.choices)
     title = serializers.CharField(max_length=MAX_TITLE)
@@ -106,8 +106,8 @@ class ReportInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
         return attrs
 
 
-class ReportOutputSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
-    case = serializers.SlugRelatedField(slug_field="number", read_only=True)
+class ReportOutputSerializer(serializers.ModelSerializer):
+    case = serializers.SlugRelatedField(slug_field="number", read_only=True)  # type: ignore[var-annotated]
 
     class Meta:
         model = m.Report
@@ -131,17 +131,17 @@ class ReportOutputSerializer(serializers.ModelSerializer):  # type: ignore[type-
         ]
 
 
-class DismissInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+class DismissInputSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=MAX_TEXT)
 
 
-class OpenCaseInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+class OpenCaseInputSerializer(serializers.Serializer):
     workflow = serializers.ChoiceField(choices=m.WORKFLOW_CHOICES)
     title = serializers.CharField(max_length=MAX_TITLE, required=False, allow_blank=True)
     summary = serializers.CharField(max_length=MAX_TEXT, required=False, allow_blank=True)
 
 
-class MergeInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+class MergeInputSerializer(serializers.Serializer):
     case = serializers.CharField(max_length=20, help_text="Number of the case to merge into.")
 
 
@@ -152,7 +152,7 @@ class CaseInputSerializer(OpenCaseInputSerializer):
     title = serializers.CharField(max_length=MAX_TITLE)
 
 
-class CaseListSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+class CaseListSerializer(serializers.ModelSerializer):
     class Meta:
         model = m.Case
         fields = [
@@ -167,14 +167,14 @@ class CaseListSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
         ]
 
 
-class TransitionSerializer(serializers.Serializer):  # type: ignore[type-arg]
+class TransitionSerializer(serializers.Serializer):
     name = serializers.CharField()
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]
     target = serializers.CharField()
     requires_reason = serializers.BooleanField()
 
 
-class CaseDetailSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+class CaseDetailSerializer(serializers.ModelSerializer):
     my_roles = serializers.SerializerMethodField()
     state_label = serializers.SerializerMethodField()
     available_transitions = serializers.SerializerMethodField()
@@ -211,7 +211,12 @@ class CaseDetailSerializer(serializers.ModelSerializer):  # type: ignore[type-ar
         from cases.selectors import transitions_for
 
         return [
-            {"name": t.name, "label": t.label, "target": t.target, "requires_reason": t.requires_reason}
+            {
+                "name": t.name,
+                "label": t.label,
+                "target": t.target,
+                "requires_reason": t.requires_reason,
+            }
             for t in transitions_for(access)
         ]
 
@@ -220,16 +225,16 @@ class CaseDetailSerializer(serializers.ModelSerializer):  # type: ignore[type-ar
         return self._transitions(access) if access else []
 
 
-class TransitionInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+class TransitionInputSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=64)
     reason = serializers.CharField(max_length=MAX_TEXT, required=False, allow_blank=True)
     expected_version = serializers.IntegerField(required=False, min_value=1)
 
 
-# --- Parties, allegations, members ------------------------------------------------------------------
+# --- Parties, allegations, members ----------------------------------------------------------------
 
 
-class PartyInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+class PartyInputSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     role = serializers.ChoiceField(choices=m.CaseParty.Role.choices)
     kind = serializers.ChoiceField(choices=m.Party.Kind.choices, default=m.Party.Kind.PERSON)
@@ -241,7 +246,7 @@ class PartyInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
     identity_withheld = serializers.BooleanField(default=False)
 
 
-class PartyOutputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+class PartyOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     role = serializers.CharField()
     identity_withheld = serializers.BooleanField()
@@ -275,11 +280,11 @@ class PartyOutputSerializer(serializers.Serializer):  # type: ignore[type-arg]
         return row.party.email
 
 
-class LinkAccountInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+class LinkAccountInputSerializer(serializers.Serializer):
     username = serializers.CharField(max_length=150)
 
 
-class AllegationInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+class AllegationInputSerializer(serializers.Serializer):
     respondent = serializers.IntegerField(help_text="Id of the respondent (a case party).")
     kind = serializers.ChoiceField(choices=m.AllegationKind.choices)
     description = serializers.CharField(max_length=MAX_TEXT)
@@ -287,7 +292,7 @@ class AllegationInputSerializer(serializers.Serializer):  # type: ignore[type-ar
     suspect = WorkSerializer(required=False)
 
 
-class AllegationOutputSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+class AllegationOutputSerializer(serializers.ModelSerializer):
     respondent = PartyRefField()
 
     class Meta:
@@ -309,19 +314,19 @@ class AllegationOutputSerializer(serializers.ModelSerializer):  # type: ignore[t
         ]
 
 
-class MemberInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+class MemberInputSerializer(serializers.Serializer):
     username = serializers.CharField(max_length=150)
     role = serializers.ChoiceField(choices=m.CaseMember.Role.choices)
     expertise = serializers.CharField(max_length=300, required=False, allow_blank=True)
 
 
-class DeclarationSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+class DeclarationSerializer(serializers.ModelSerializer):
     class Meta:
         model = m.ConflictDeclaration
         fields = ["id", "has_conflict", "statement", "created_at"]
 
 
-class MemberOutputSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+class MemberOutputSerializer(serializers.ModelSerializer):
     username = serializers.CharField(source="user.get_username", read_only=True)
     name = serializers.CharField(source="user.get_full_name", read_only=True)
     declarations = serializers.SerializerMethodField()
@@ -355,11 +360,11 @@ class MemberOutputSerializer(serializers.ModelSerializer):  # type: ignore[type-
         return data
 
 
-class RecuseInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+class RecuseInputSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=MAX_TEXT)
 
 
-class DeclarationInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+class DeclarationInputSerializer(serializers.Serializer):
     has_conflict = serializers.BooleanField()
     statement = serializers.CharField(max_length=MAX_TEXT)
 
@@ -367,7 +372,7 @@ class DeclarationInputSerializer(serializers.Serializer):  # type: ignore[type-a
 # --- Clocks ---------------------------------------------------------------------------------------
 
 
-class ExtensionSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+class ExtensionSerializer(serializers.ModelSerializer):
     approved_by = serializers.CharField(source="approved_by.get_username", read_only=True)
 
     class Meta:
@@ -375,7 +380,7 @@ class ExtensionSerializer(serializers.ModelSerializer):  # type: ignore[type-arg
         fields = ["id", "previous_due_at", "new_due_at", "reason", "approved_by", "created_at"]
 
 
-class ClockOutputSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+class ClockOutputSerializer(serializers.ModelSerializer):
     party = PartyRefField(allow_null=True)
     extensions = ExtensionSerializer(many=True, read_only=True)
 
@@ -404,7 +409,7 @@ class ClockOutputSerializer(serializers.ModelSerializer):  # type: ignore[type-a
         return data
 
 
-class ExtendInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+class ExtendInputSerializer(serializers.Serializer):
     new_due_date = serializers.DateField(help_text="Local date (institution time zone).")
     reason = serializers.CharField(max_length=MAX_TEXT)
 
@@ -412,13 +417,13 @@ class ExtendInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
 # --- Notes, responses -----------------------------------------------------------------------------
 
 
-class NoteInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+class NoteInputSerializer(serializers.Serializer):
     body = serializers.CharField(max_length=MAX_TEXT)
     visibility = serializers.ChoiceField(choices=m.Note.Visibility.choices)
     party = serializers.IntegerField(required=False, allow_null=True)
 
 
-class NoteOutputSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+class NoteOutputSerializer(serializers.ModelSerializer):
     author = serializers.CharField(source="author.get_username", read_only=True)
     party = PartyRefField(allow_null=True)
 
@@ -433,13 +438,13 @@ class NoteOutputSerializer(serializers.ModelSerializer):  # type: ignore[type-ar
         return data
 
 
-class AttachmentSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+class AttachmentSerializer(serializers.ModelSerializer):
     class Meta:
         model = m.ResponseAttachment
         fields = ["id", "filename", "size", "sha256", "created_at"]
 
 
-class ResponseInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+class ResponseInputSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=m.Response.Kind.choices)
     body = serializers.CharField(max_length=MAX_TEXT)
     party = serializers.IntegerField(required=False, allow_null=True)
@@ -448,20 +453,20 @@ class ResponseInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
     )
 
 
-class ResponseOutputSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+class ResponseOutputSerializer(serializers.ModelSerializer):
     party = PartyRefField()
     attachments = AttachmentSerializer(many=True, read_only=True)
-    clock = serializers.PrimaryKeyRelatedField(read_only=True)
+    clock = serializers.PrimaryKeyRelatedField(read_only=True)  # type: ignore[var-annotated]
 
     class Meta:
         model = m.Response
         fields = ["id", "party", "kind", "body", "clock", "attachments", "created_at"]
 
 
-# --- Findings, sanctions, appeals ---------------------------------------------------------------------
+# --- Findings, sanctions, appeals -----------------------------------------------------------------
 
 
-class VoteOutputSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+class VoteOutputSerializer(serializers.ModelSerializer):
     member = serializers.CharField(source="member.user.get_username", read_only=True)
 
     class Meta:
@@ -469,7 +474,7 @@ class VoteOutputSerializer(serializers.ModelSerializer):  # type: ignore[type-ar
         fields = ["id", "member", "vote", "comment", "created_at"]
 
 
-class FindingInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+class FindingInputSerializer(serializers.Serializer):
     allegation = serializers.IntegerField()
     outcome = serializers.ChoiceField(choices=m.Finding.Outcome.choices)
     standard_of_proof = serializers.ChoiceField(choices=m.Finding.Standard.choices)
@@ -477,7 +482,7 @@ class FindingInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
     rationale = serializers.CharField(max_length=MAX_TEXT)
 
 
-class FindingOutputSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+class FindingOutputSerializer(serializers.ModelSerializer):
     respondent = PartyRefField(source="allegation.respondent")
     votes = serializers.SerializerMethodField()
 
@@ -503,19 +508,19 @@ class FindingOutputSerializer(serializers.ModelSerializer):  # type: ignore[type
         return VoteOutputSerializer(finding.votes.all(), many=True).data  # type: ignore[return-value]
 
 
-class VoteInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+class VoteInputSerializer(serializers.Serializer):
     vote = serializers.ChoiceField(choices=m.FindingVote.Vote.choices)
     comment = serializers.CharField(max_length=MAX_TEXT, required=False, allow_blank=True)
 
 
-class SanctionInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+class SanctionInputSerializer(serializers.Serializer):
     respondent = serializers.IntegerField()
     kind = serializers.ChoiceField(choices=m.Sanction.Kind.choices)
     description = serializers.CharField(max_length=MAX_TEXT)
     due_date = serializers.DateField(required=False, allow_null=True)
 
 
-class SanctionOutputSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+class SanctionOutputSerializer(serializers.ModelSerializer):
     respondent = PartyRefField()
 
     class Meta:
@@ -533,18 +538,18 @@ class SanctionOutputSerializer(serializers.ModelSerializer):  # type: ignore[typ
         ]
 
 
-class SanctionCompleteInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+class SanctionCompleteInputSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=[("done", "Done"), ("waived", "Waived")])
     proof = serializers.CharField(max_length=MAX_TEXT)
 
 
-class AppealInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+class AppealInputSerializer(serializers.Serializer):
     grounds = serializers.CharField(max_length=MAX_TEXT)
     appellant = serializers.IntegerField(required=False, allow_null=True)
     expected_version = serializers.IntegerField(required=False, min_value=1)
 
 
-class AppealOutputSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+class AppealOutputSerializer(serializers.ModelSerializer):
     appellant = PartyRefField()
 
     class Meta:
@@ -552,7 +557,7 @@ class AppealOutputSerializer(serializers.ModelSerializer):  # type: ignore[type-
         fields = ["id", "appellant", "grounds", "status", "decision", "decided_at", "created_at"]
 
 
-class AppealDecideInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+class AppealDecideInputSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=[("upheld", "Upheld"), ("denied", "Denied")])
     decision = serializers.CharField(max_length=MAX_TEXT)
     expected_version = serializers.IntegerField(required=False, min_value=1)
@@ -561,7 +566,7 @@ class AppealDecideInputSerializer(serializers.Serializer):  # type: ignore[type-
 # --- Timeline -------------------------------------------------------------------------------------
 
 
-class TimelineEventSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+class TimelineEventSerializer(serializers.ModelSerializer):
     actor = serializers.SerializerMethodField()
 
     class Meta:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -47,9 +47,8 @@ from cases.models import (
 from cases.selectors import CaseAccess, user_is_office
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+    from django.contrib.auth.models import AnonymousUser, User
 
-    User = AbstractBaseUser
 
 MAX_ATTACHMENT_BYTES = 50 * 1024 * 1024
 MAX_ATTACHMENTS = 20
@@ -166,7 +165,9 @@ def _bump(case: Case, *fields: str) -> None:
     case.version += 1
 
 
-def _party_in_case(access: CaseAccess, party_id: int | CaseParty, role: str | None = None) -> CaseParty:
+def _party_in_case(
+    access: CaseAccess, party_id: int | CaseParty, role: str | None = None
+) -> CaseParty:
     pk = party_id.pk if isinstance(party_id, CaseParty) else party_id
     qs = CaseParty.objects.filter(case=access.case, pk=pk).select_related("party")
     if role:
@@ -223,7 +224,9 @@ def report_submit(
 ) -> Report:
     """File a report. Anonymous reports keep no identity, not even the logged-in account."""
     if mode not in Report.Mode.values:
-        raise ValidationFailed(f"mode must be one of {', '.join(Report.Mode.values)}.", field="mode")
+        raise ValidationFailed(
+            f"mode must be one of {', '.join(Report.Mode.values)}.", field="mode"
+        )
     user = reporter if reporter is not None and reporter.is_authenticated else None
     if mode == Report.Mode.ANONYMOUS:
         if reporter_name or reporter_email or reporter_affiliation:
@@ -239,7 +242,7 @@ def report_submit(
             field="reporter_name",
         )
     if user is not None and mode != Report.Mode.ANONYMOUS:
-        reporter_name = reporter_name or user.get_full_name() or user.get_username()  # type: ignore[attr-defined]
+        reporter_name = reporter_name or user.get_full_name() or user.get_username()
         reporter_email = reporter_email or getattr(user, "email", "")
     people = []
     for i, person in enumerate(respondents or []):
@@ -391,10 +394,15 @@ def report_open_case(
             identity_withheld=report.mode == Report.Mode.CONFIDENTIAL,
         )
         event_record(
-            case=case, kind="party_added", summary="Complainant added.", actor=actor,
+            case=case,
+            kind="party_added",
+            summary="Complainant added.",
+            actor=actor,
             data={"case_party": row.pk, "role": row.role},
         )
-    access = CaseAccess(case=case, user=actor, committee_roles=frozenset({wf.INTEGRITY_OFFICER}), parties=())
+    access = CaseAccess(
+        case=case, user=actor, committee_roles=frozenset({wf.INTEGRITY_OFFICER}), parties=()
+    )
     for person in report.respondents:
         respondent = party_add(
             access=access,
@@ -440,7 +448,7 @@ def report_merge(*, report: Report, access: CaseAccess) -> Report:
     return report
 
 
-# --- Parties, allegations, committee ----------------------------------------------------------------
+# --- Parties, allegations, committee --------------------------------------------------------------
 
 
 def _account(user: Any) -> Any:
@@ -476,7 +484,9 @@ def party_add(
     _require_open(access.case, "add parties")
     user = _account(user)
     if role not in CaseParty.Role.values:
-        raise ValidationFailed(f"role must be one of {', '.join(CaseParty.Role.values)}.", field="role")
+        raise ValidationFailed(
+            f"role must be one of {', '.join(CaseParty.Role.values)}.", field="role"
+        )
     if user is not None and _user_is_member(access.case, user):
         raise Conflict(
             "This person sits on the case's committee and cannot also be a party; "
@@ -487,7 +497,9 @@ def party_add(
         Party(kind=kind, name=_text(name, "name"), affiliation=affiliation, email=email, user=user)
     )
     if role == CaseParty.Role.RESPONDENT and identity_withheld:
-        raise ValidationFailed("A respondent's identity cannot be withheld from the respondent's own case.")
+        raise ValidationFailed(
+            "A respondent's identity cannot be withheld from the respondent's own case."
+        )
     row = _create(
         CaseParty(case=access.case, party=party, role=role, identity_withheld=identity_withheld),
     )
@@ -552,7 +564,9 @@ def allegation_add(
     original = original or {}
     suspect = suspect or {}
     if kind not in AllegationKind.values:
-        raise ValidationFailed(f"kind must be one of {', '.join(AllegationKind.values)}.", field="kind")
+        raise ValidationFailed(
+            f"kind must be one of {', '.join(AllegationKind.values)}.", field="kind"
+        )
     allegation = _create(
         Allegation(
             case=access.case,
@@ -588,15 +602,23 @@ def member_add(*, access: CaseAccess, user: Any, role: str, expertise: str = "")
     _require_open(access.case, "appoint committee members")
     user = _account(user)
     if role not in CaseMember.Role.values:
-        raise ValidationFailed(f"role must be one of {', '.join(CaseMember.Role.values)}.", field="role")
+        raise ValidationFailed(
+            f"role must be one of {', '.join(CaseMember.Role.values)}.", field="role"
+        )
     if CaseParty.objects.filter(case=access.case, party__user=user).exists():
-        raise Conflict("This person is a party to the case and cannot sit on its committee.", field="user")
+        raise Conflict(
+            "This person is a party to the case and cannot sit on its committee.", field="user"
+        )
     if CaseMember.objects.filter(case=access.case, user=user, recused_at__isnull=False).exists():
-        raise Conflict("This person was recused from the case and cannot be appointed again.", field="user")
+        raise Conflict(
+            "This person was recused from the case and cannot be appointed again.", field="user"
+        )
     if CaseMember.objects.filter(case=access.case, user=user, role=role).exists():
         raise Conflict("This person already holds that role on the case.", field="role")
     member = _create(
-        CaseMember(case=access.case, user=user, role=role, expertise=expertise, added_by=access.user)
+        CaseMember(
+            case=access.case, user=user, role=role, expertise=expertise, added_by=access.user
+        )
     )
     event_record(
         case=access.case,
@@ -650,7 +672,9 @@ def conflict_declare(
     if member.recused_at is not None:
         raise Conflict("This member is already recused.")
     declaration = _create(
-        ConflictDeclaration(member=member, has_conflict=has_conflict, statement=_text(statement, "statement"))
+        ConflictDeclaration(
+            member=member, has_conflict=has_conflict, statement=_text(statement, "statement")
+        )
     )
     event_record(
         case=access.case,
@@ -663,11 +687,13 @@ def conflict_declare(
         data={"member": member.pk, "has_conflict": has_conflict},
     )
     if has_conflict:
-        member_recuse(access=access, member=member, reason=f"Declared conflict: {declaration.statement}")
+        member_recuse(
+            access=access, member=member, reason=f"Declared conflict: {declaration.statement}"
+        )
     return declaration
 
 
-# --- Workflow ---------------------------------------------------------------------------------------
+# --- Workflow -------------------------------------------------------------------------------------
 
 
 def case_facts(case: Case, *, now: datetime | None = None) -> dict[str, bool]:
@@ -677,15 +703,14 @@ def case_facts(case: Case, *, now: datetime | None = None) -> dict[str, bool]:
     with_findings = set(
         Finding.objects.filter(allegation__case=case).values_list("allegation_id", flat=True)
     )
-    respondents = set(
-        case.case_parties.filter(role=wf.RESPONDENT).values_list("id", flat=True)
-    )
+    respondents = set(case.case_parties.filter(role=wf.RESPONDENT).values_list("id", flat=True))
     commented = set(
-        case.responses.filter(kind=Response.Kind.DRAFT_REPORT_COMMENT).values_list("party_id", flat=True)
+        case.responses.filter(kind=Response.Kind.DRAFT_REPORT_COMMENT).values_list(
+            "party_id", flat=True
+        )
     )
     comment_clocks = {
-        c.party_id: c
-        for c in case.clocks.filter(key="respondent_comment").order_by("started_at")
+        c.party_id: c for c in case.clocks.filter(key="respondent_comment").order_by("started_at")
     }
     respondent_done = all(
         pid in commented or (pid in comment_clocks and comment_clocks[pid].due_at < now)
@@ -783,7 +808,12 @@ def _apply_transition(
         summary=f"{transition.label}: {definition.state(before).label} → "
         f"{definition.state(transition.target).label}.",
         actor=actor,
-        data={"transition": transition.name, "from": before, "to": transition.target, "reason": reason},
+        data={
+            "transition": transition.name,
+            "from": before,
+            "to": transition.target,
+            "reason": reason,
+        },
         visible_to_parties=True,
         at=now,
     )
@@ -800,7 +830,8 @@ def case_transition(
     expected_version: int | None = None,
     now: datetime | None = None,
 ) -> Case:
-    """Fire a workflow transition. Conflicting concurrent transitions: one wins, one gets Conflict."""
+    """Fire a workflow transition. Of two conflicting concurrent transitions one wins and the
+    other gets ``Conflict``."""
     case = _lock(access, expected_version)
     definition = case.workflow_def
     if name == "file_appeal" or name == "decide_appeal":
@@ -910,7 +941,10 @@ def clocks_sweep(*, now: datetime | None = None) -> dict[str, int]:
     ).select_related("case", "party")
     for clock in past_due:
         with transaction.atomic():
-            if Clock.objects.filter(pk=clock.pk, overdue_at__isnull=True).update(overdue_at=now) != 1:
+            if (
+                Clock.objects.filter(pk=clock.pk, overdue_at__isnull=True).update(overdue_at=now)
+                != 1
+            ):
                 continue
             event_record(
                 case=clock.case,
@@ -925,7 +959,7 @@ def clocks_sweep(*, now: datetime | None = None) -> dict[str, int]:
     return {"warned": warned, "overdue": overdue}
 
 
-# --- Notes, responses ---------------------------------------------------------------------------------
+# --- Notes, responses -----------------------------------------------------------------------------
 
 
 @transaction.atomic
@@ -953,7 +987,15 @@ def note_add(
                 raise PermissionDenied("You can only write in your own name.")
         else:
             row = access.parties[0]
-    note = _create(Note(case=access.case, author=access.user, visibility=visibility, party=row, body=_text(body, "body")))
+    note = _create(
+        Note(
+            case=access.case,
+            author=access.user,
+            visibility=visibility,
+            party=row,
+            body=_text(body, "body"),
+        )
+    )
     if visibility != Note.Visibility.PERSONAL:
         event_record(
             case=access.case,
@@ -967,7 +1009,7 @@ def note_add(
     return note
 
 
-RESPONSE_CLOCKS = {
+RESPONSE_CLOCKS: dict[str, tuple[str, ...]] = {
     Response.Kind.DRAFT_REPORT_COMMENT: ("respondent_comment", "complainant_comment"),
     Response.Kind.STATEMENT: ("respondent_response",),
 }
@@ -976,7 +1018,8 @@ RESPONSE_CLOCKS = {
 def _store_attachment(response: Response, upload: UploadedFile) -> ResponseAttachment:
     if upload.size is None or upload.size > MAX_ATTACHMENT_BYTES:
         raise ValidationFailed(
-            f"Attachment {upload.name!r} is larger than {MAX_ATTACHMENT_BYTES // (1024 * 1024)} MiB.",
+            f"Attachment {upload.name!r} is larger than "
+            f"{MAX_ATTACHMENT_BYTES // (1024 * 1024)} MiB.",
             field="attachments",
         )
     digest = hashlib.sha256()
@@ -1003,12 +1046,16 @@ def response_submit(
 ) -> Response:
     """A party's statement or comments, bound to the clock that governs it when there is one."""
     if kind not in Response.Kind.values:
-        raise ValidationFailed(f"kind must be one of {', '.join(Response.Kind.values)}.", field="kind")
+        raise ValidationFailed(
+            f"kind must be one of {', '.join(Response.Kind.values)}.", field="kind"
+        )
     if len(attachments) > MAX_ATTACHMENTS:
         raise ValidationFailed(f"At most {MAX_ATTACHMENTS} attachments.", field="attachments")
     if party is None:
         if not access.parties:
-            raise ValidationFailed("Name the party on whose behalf the response is made.", field="party")
+            raise ValidationFailed(
+                "Name the party on whose behalf the response is made.", field="party"
+            )
         row = access.parties[0]
     else:
         row = _party_in_case(access, party)
@@ -1046,7 +1093,14 @@ def response_submit(
                         extra={"due_at": clock.due_at.isoformat()},
                     )
             response = _create(
-                Response(case=case, party=row, kind=kind, body=_text(body, "body"), clock=clock, submitted_by=access.user)
+                Response(
+                    case=case,
+                    party=row,
+                    kind=kind,
+                    body=_text(body, "body"),
+                    clock=clock,
+                    submitted_by=access.user,
+                )
             )
             for upload in attachments:
                 att = _store_attachment(response, upload)
@@ -1054,7 +1108,10 @@ def response_submit(
             event_record(
                 case=case,
                 kind="response_submitted",
-                summary=f"{response.get_kind_display()} submitted by the {row.get_role_display().lower()}.",
+                summary=(
+                    f"{response.get_kind_display()} submitted by the "
+                    f"{row.get_role_display().lower()}."
+                ),
                 actor=access.user,
                 data={
                     "response": response.pk,
@@ -1075,7 +1132,7 @@ def response_submit(
         raise
 
 
-# --- Findings, votes, sanctions, appeals -------------------------------------------------------------
+# --- Findings, votes, sanctions, appeals ----------------------------------------------------------
 
 FINDING_CLOSED_STATES = frozenset({"decided", "appeal", "closed"})
 
@@ -1127,7 +1184,9 @@ def finding_record(
 
 
 @transaction.atomic
-def finding_vote(*, access: CaseAccess, finding: Finding | int, vote: str, comment: str = "") -> FindingVote:
+def finding_vote(
+    *, access: CaseAccess, finding: Finding | int, vote: str, comment: str = ""
+) -> FindingVote:
     if not access.is_committee:
         raise PermissionDenied("Only committee members vote on findings.")
     pk = finding.pk if isinstance(finding, Finding) else finding
@@ -1147,7 +1206,9 @@ def finding_vote(*, access: CaseAccess, finding: Finding | int, vote: str, comme
             "Only the chair and members seated on this case's committee vote on findings."
         )
     if vote not in FindingVote.Vote.values:
-        raise ValidationFailed(f"vote must be one of {', '.join(FindingVote.Vote.values)}.", field="vote")
+        raise ValidationFailed(
+            f"vote must be one of {', '.join(FindingVote.Vote.values)}.", field="vote"
+        )
     if FindingVote.objects.filter(finding=row, member=seat).exists():
         raise Conflict("You have already voted on this finding.")
     ballot = _create(
@@ -1178,9 +1239,11 @@ def sanction_add(
     if access.case.state not in FINDING_CLOSED_STATES:
         raise Conflict("Sanctions and remedies follow the decision; record the decision first.")
     row = _party_in_case(access, respondent, wf.RESPONDENT)
-    if not Finding.objects.filter(allegation__respondent=row).exclude(
-        outcome=Finding.Outcome.NO_MISCONDUCT
-    ).exists():
+    if (
+        not Finding.objects.filter(allegation__respondent=row)
+        .exclude(outcome=Finding.Outcome.NO_MISCONDUCT)
+        .exists()
+    ):
         raise Conflict("No finding against this respondent supports a sanction.")
     sanction = _create(
         Sanction(
@@ -1236,7 +1299,10 @@ def sanction_complete(
 
 @transaction.atomic
 def appeal_file(
-    *, access: CaseAccess, grounds: str, appellant: CaseParty | int | None = None,
+    *,
+    access: CaseAccess,
+    grounds: str,
+    appellant: CaseParty | int | None = None,
     expected_version: int | None = None,
 ) -> Appeal:
     if appellant is None:
@@ -1279,7 +1345,11 @@ def appeal_file(
 
 @transaction.atomic
 def appeal_decide(
-    *, access: CaseAccess, appeal: Appeal | int, status: str, decision: str,
+    *,
+    access: CaseAccess,
+    appeal: Appeal | int,
+    status: str,
+    decision: str,
     expected_version: int | None = None,
 ) -> Appeal:
     pk = appeal.pk if isinstance(appeal, Appeal) else appeal

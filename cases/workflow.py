@@ -6,11 +6,11 @@ table to decide what a user may do, and the pages render their buttons from it.
 
 Two workflows ship:
 
-* ``research_misconduct`` follows US 42 CFR Part 93 as revised in 2024: assessment, inquiry (90 days),
-  investigation (begun within 30 days of the decision that one is warranted; 180 days for everything up
-  to and including the institutional deciding official's decision), the respondent's 30-day comment on
-  the draft report and the complainant's optional 30-day comment, decision, an optional institutional
-  appeal, closure, and record retention for seven years.
+* ``research_misconduct`` follows US 42 CFR Part 93 as revised in 2024: assessment, inquiry
+  (90 days), investigation (begun within 30 days of the decision that one is warranted; 180 days
+  for everything up to and including the institutional deciding official's decision), the
+  respondent's 30-day comment on the draft report and the complainant's optional 30-day comment,
+  decision, an optional institutional appeal, closure, and record retention for seven years.
 * ``course`` is a course academic-integrity process (report, review, meeting, decision, appeal,
   closed) whose day counts an institution configures.
 
@@ -124,7 +124,9 @@ class Workflow:
         if len(self._by_name) != len(self.transitions):
             raise ValueError(f"{self.key}: duplicate transition names")
         if set(self.opens_with) - clock_keys:
-            raise ValueError(f"{self.key}: unknown opening clocks {sorted(set(self.opens_with) - clock_keys)}")
+            raise ValueError(
+                f"{self.key}: unknown opening clocks {sorted(set(self.opens_with) - clock_keys)}"
+            )
         for t in self.transitions:
             unknown = (set(t.sources) | {t.target}) - state_keys
             if unknown:
@@ -164,7 +166,7 @@ class Workflow:
         return tuple(t for t in self.transitions if state in t.sources)
 
     def available(self, state: str, roles: frozenset[str] | set[str]) -> tuple[Transition, ...]:
-        """Transitions that a user holding ``roles`` may fire from ``state`` (guards not checked)."""
+        """Transitions that holders of ``roles`` may fire from ``state`` (guards not checked)."""
         return tuple(t for t in self.transitions_from(state) if t.roles & set(roles))
 
     def with_days(self, overrides: Mapping[str, int]) -> Workflow:
@@ -504,7 +506,9 @@ COURSE = Workflow(
 WORKFLOWS: dict[str, Workflow] = {w.key: w for w in (RESEARCH_MISCONDUCT, COURSE)}
 
 
-def get_workflow(key: str, day_overrides: Mapping[str, Mapping[str, int]] | None = None) -> Workflow:
+def get_workflow(
+    key: str, day_overrides: Mapping[str, Mapping[str, int]] | None = None
+) -> Workflow:
     """The workflow ``key`` with an institution's day counts applied."""
     try:
         workflow = WORKFLOWS[key]

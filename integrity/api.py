@@ -73,7 +73,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     elif isinstance(exc, exceptions.APIException):
         detail = exc.detail
         message = str(detail) if not isinstance(detail, dict | list) else str(detail)
-        response.data = _body(str(exc.get_codes()) if isinstance(exc.get_codes(), str) else exc.default_code, message)
+        response.data = _body(
+            str(exc.get_codes()) if isinstance(exc.get_codes(), str) else exc.default_code, message
+        )
     return response
 
 

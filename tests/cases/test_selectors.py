@@ -651,5 +651,7 @@ def test_respondents_see_the_case_wide_appeal_window_but_the_complainant_does_no
     keys = [c.key for c in selectors.clocks_for(access_for(respondent, case))]
     assert "appeal_window" in keys
     assert "investigation" not in keys  # the institution's own deadlines stay with the committee
-    assert "appeal_window" not in [c.key for c in selectors.clocks_for(access_for(complainant, case))]
+    assert "appeal_window" not in [
+        c.key for c in selectors.clocks_for(access_for(complainant, case))
+    ]
     assert "investigation" in [c.key for c in selectors.clocks_for(access_for(officer, case))]

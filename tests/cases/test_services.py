@@ -1325,7 +1325,10 @@ def open_course_case(officer: User, chair: User, respondent: User) -> Case:
 
 @pytest.mark.parametrize(
     ("overrides", "review_days", "decision_days", "response_days"),
-    [({}, 10, 5, 7), ({"course": {"review": 21, "decision": 3, "respondent_response": 14}}, 21, 3, 14)],
+    [
+        ({}, 10, 5, 7),
+        ({"course": {"review": 21, "decision": 3, "respondent_response": 14}}, 21, 3, 14),
+    ],
     ids=["shipped", "configured"],
 )
 def test_the_course_workflow_uses_the_configured_day_counts(

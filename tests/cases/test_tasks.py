@@ -51,8 +51,11 @@ def _drop_connection_pools() -> None:
 @pytest.fixture
 def in_process_worker() -> Iterator[None]:
     """A real Celery worker in this process, consuming from an in-memory broker."""
-    saved = {key: app.conf[key] for key in ("task_always_eager", "broker_url", "broker_transport_options")}
-    # Results go to the configured django-db backend, i.e. the test database, shared with the worker.
+    saved = {
+        key: app.conf[key]
+        for key in ("task_always_eager", "broker_url", "broker_transport_options")
+    }
+    # Results go to the configured django-db backend: the test database, shared with the worker.
     app.conf.update(task_always_eager=False, broker_url="memory://", broker_transport_options={})
     _drop_connection_pools()
     try:

@@ -19,7 +19,7 @@ from cases import selectors, services
 from cases.models import Report
 
 DEMO_PASSWORD = "slipcase-demo"  # noqa: S105 - printed on purpose: demo accounts only
-DEMO_TOKEN = "demo-vlm-copy-report"
+DEMO_TOKEN = "demo-vlm-copy-report"  # noqa: S105 - an idempotency key, not a secret
 
 ACCOUNTS = [
     # username, full name, what they are in the demo
@@ -52,7 +52,9 @@ class Command(BaseCommand):
         for username, name, role in ACCOUNTS:
             self.stdout.write(f"  {username:<12} {name:<24} {role}")
         self.stdout.write("")
-        self.stdout.write("API: http://127.0.0.1:8000/api/v1/  docs: http://127.0.0.1:8000/api/docs/")
+        self.stdout.write(
+            "API: http://127.0.0.1:8000/api/v1/  docs: http://127.0.0.1:8000/api/docs/"
+        )
 
     def _accounts(self) -> dict[str, Any]:
         user_model = get_user_model()
@@ -62,7 +64,11 @@ class Command(BaseCommand):
             first, _, last = name.partition(" ")
             user, created = user_model.objects.get_or_create(
                 username=username,
-                defaults={"first_name": first, "last_name": last, "email": f"{username}@example.edu"},
+                defaults={
+                    "first_name": first,
+                    "last_name": last,
+                    "email": f"{username}@example.edu",
+                },
             )
             if created:
                 user.set_password(DEMO_PASSWORD)
@@ -94,13 +100,22 @@ class Command(BaseCommand):
             kind="model_plagiarism",
             title="VisionLlama-7B is a renamed copy of our MiniV-7B model",
             narrative=(
-                "The VisionLlama-7B release reproduces our MiniV-7B code with identifiers renamed and "
-                "its weights with small added noise. On our unreleased bamboo-slip character probe set "
-                "(竹简文字) it gives the same answers, including the same wrong answers, as MiniV-7B."
+                "The VisionLlama-7B release reproduces our MiniV-7B code with identifiers "
+                "renamed and its weights with small added noise. On our unreleased bamboo-slip "
+                "character probe set (竹简文字) it gives the same answers, including the same "
+                "wrong answers, as MiniV-7B."
             ),
             respondents=[
-                {"name": "Alex Kim", "affiliation": "School of Computing", "email": "respondent1@example.edu"},
-                {"name": "Sam Patel", "affiliation": "School of Computing", "email": "respondent2@example.edu"},
+                {
+                    "name": "Alex Kim",
+                    "affiliation": "School of Computing",
+                    "email": "respondent1@example.edu",
+                },
+                {
+                    "name": "Sam Patel",
+                    "affiliation": "School of Computing",
+                    "email": "respondent2@example.edu",
+                },
             ],
             original_work=work_original,
             suspect_work=work_suspect,
@@ -118,19 +133,30 @@ class Command(BaseCommand):
             username = "respondent1" if row.party.name == "Alex Kim" else "respondent2"
             services.party_link_account(access=office, party=row, user=u[username])
         members = {
-            "chair": services.member_add(access=office, user=u["chair"], role="chair", expertise="Research ethics"),
+            "chair": services.member_add(
+                access=office, user=u["chair"], role="chair", expertise="Research ethics"
+            ),
             "member": services.member_add(
-                access=office, user=u["member"], role="committee_member", expertise="Machine learning"
+                access=office,
+                user=u["member"],
+                role="committee_member",
+                expertise="Machine learning",
             ),
             "recused": services.member_add(
-                access=office, user=u["recused"], role="committee_member", expertise="Computer vision"
+                access=office,
+                user=u["recused"],
+                role="committee_member",
+                expertise="Computer vision",
             ),
         }
         services.member_add(access=office, user=u["dean"], role="deciding_official")
         services.member_add(access=office, user=u["appeals"], role="appeal_panel")
         chair = selectors.case_get_for_user(user=u["chair"], number=case.number)
         services.conflict_declare(
-            access=chair, member=members["chair"], has_conflict=False, statement="No relationship with either lab."
+            access=chair,
+            member=members["chair"],
+            has_conflict=False,
+            statement="No relationship with either lab.",
         )
         recused = selectors.case_get_for_user(user=u["recused"], number=case.number)
         services.conflict_declare(
@@ -144,14 +170,24 @@ class Command(BaseCommand):
             access=office,
             respondent=respondent_rows[0],
             kind="code_plagiarism",
-            description="The training and inference code is MiniV's, reformatted with identifiers renamed.",
-            original={"title": "MiniV code repository", "url": "https://git.example.org/chenlab/miniv"},
-            suspect={"title": "VisionLlama code repository", "url": "https://git.example.org/vl-team/visionllama"},
+            description=(
+                "The training and inference code is MiniV's, reformatted with identifiers renamed."
+            ),
+            original={
+                "title": "MiniV code repository",
+                "url": "https://git.example.org/chenlab/miniv",
+            },
+            suspect={
+                "title": "VisionLlama code repository",
+                "url": "https://git.example.org/vl-team/visionllama",
+            },
         )
         services.case_transition(access=office, name="start_inquiry")
         services.note_add(
             access=office,
-            body="Respondents' repositories deleted two days after the report; snapshots requested.",
+            body=(
+                "Respondents' repositories deleted two days after the report; snapshots requested."
+            ),
             visibility="internal",
         )
         services.case_transition(access=office, name="recommend_investigation")
@@ -164,7 +200,9 @@ class Command(BaseCommand):
         )
         second = selectors.case_get_for_user(user=u["respondent2"], number=case.number)
         services.response_submit(
-            access=second, kind="statement", body="Another team member wrote the code; I prepared the data."
+            access=second,
+            kind="statement",
+            body="Another team member wrote the code; I prepared the data.",
         )
         services.note_add(
             access=office,
