@@ -18,7 +18,7 @@ def opened(officer: User) -> Case:
 
 
 def created_at(client: APIClient, case: Case, **headers: str) -> str:
-    response = client.get(f"/api/v1/cases/{case.number}/", **headers)
+    response = client.get(f"/api/v1/cases/{case.number}/", **headers)  # type: ignore[arg-type]
     assert response.status_code == 200
     return str(response.json()["created_at"])
 
