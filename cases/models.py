@@ -551,3 +551,16 @@ class TimelineEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.kind}: {self.summary}"
+
+
+# Models of the evidence vault live in their own module, in this app.
+from cases.evidence.models import (  # noqa: E402, F401
+    Blob,
+    CustodyEvent,
+    EvidenceFile,
+    EvidenceItem,
+    LegalHold,
+)
+
+# Models of the tamper-evident audit log live in their own module, in this app.
+from cases.audit.models import AuditEntry, TreeHead  # noqa: E402, F401

@@ -21,6 +21,7 @@ from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from cases import workflow as wf
+from cases.audit.services import audit_append
 from cases.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from cases.models import (
     MAX_TEXT,
@@ -114,8 +115,8 @@ def event_record(
     party: CaseParty | None = None,
     at: datetime | None = None,
 ) -> TimelineEvent:
-    """Append one event to the case timeline. Call it inside the transaction of the change."""
-    return TimelineEvent.objects.create(
+    """Append one event to the case timeline, and to the audit log, in the change's transaction."""
+    event = TimelineEvent.objects.create(
         case=case,
         at=at or timezone.now(),
         actor=actor if actor is not None and actor.is_authenticated else None,
@@ -129,6 +130,13 @@ def event_record(
         ),
         party=party,
     )
+    audit_append(
+        kind=f"case.{kind}",
+        actor=actor,
+        case=case,
+        payload={"summary": event.summary, "data": data or {}, "timeline_event": event.pk},
+    )
+    return event
 
 
 def _require(access: CaseAccess, roles: Iterable[str], action: str) -> None:

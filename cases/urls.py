@@ -4,6 +4,7 @@ from django.urls import include, path
 from rest_framework.routers import DefaultRouter, SimpleRouter
 
 from cases import apis
+from cases.evidence import apis as evidence_apis
 
 router = DefaultRouter()
 router.register("reports", apis.ReportViewSet, basename="report")
@@ -20,6 +21,8 @@ case_router.register("findings", apis.FindingViewSet, basename="case-finding")
 case_router.register("sanctions", apis.SanctionViewSet, basename="case-sanction")
 case_router.register("appeals", apis.AppealViewSet, basename="case-appeal")
 case_router.register("timeline", apis.TimelineViewSet, basename="case-timeline")
+case_router.register("evidence", evidence_apis.EvidenceViewSet, basename="case-evidence")
+case_router.register("legal-holds", evidence_apis.LegalHoldViewSet, basename="case-legal-hold")
 
 urlpatterns = [
     path("", include(router.urls)),

@@ -146,6 +146,35 @@ STORAGES: dict[str, dict[str, Any]] = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 
+# --- Evidence vault -------------------------------------------------------------------------------
+
+# Evidence bytes, content-addressed by SHA-256. Default: a local folder. With
+# SLIPCASE_EVIDENCE_S3_BUCKET set, any S3-compatible store through django-storages (credentials and
+# endpoint from the usual AWS_* variables, e.g. AWS_S3_ENDPOINT_URL for MinIO or Ceph).
+EVIDENCE_ROOT = Path(env_str("SLIPCASE_EVIDENCE_ROOT", str(VAR_DIR / "evidence")))
+_evidence_bucket = env_str("SLIPCASE_EVIDENCE_S3_BUCKET")
+if _evidence_bucket:
+    STORAGES["evidence"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": _evidence_bucket,
+            "file_overwrite": False,
+            "default_acl": "private",
+            "querystring_auth": True,
+        },
+    }
+else:
+    STORAGES["evidence"] = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(EVIDENCE_ROOT), "file_permissions_mode": 0o440},
+    }
+# Upload limits (bytes): one upload, and all evidence of one case together.
+SLIPCASE_MAX_UPLOAD_BYTES = env_int("SLIPCASE_MAX_UPLOAD_BYTES", default=4 * 1024**3, minimum=1)
+SLIPCASE_MAX_CASE_BYTES = env_int("SLIPCASE_MAX_CASE_BYTES", default=200 * 1024**3, minimum=1)
+# Folders on this server from which officers may snapshot local git or model repositories
+# (os.pathsep-separated). Empty: only URLs.
+SLIPCASE_SNAPSHOT_ROOTS = [p for p in env_str("SLIPCASE_SNAPSHOT_ROOTS").split(":") if p]
+
 # --- E-mail ---------------------------------------------------------------------------------------
 
 EMAIL_BACKEND = env_str("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")

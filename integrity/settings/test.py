@@ -23,6 +23,14 @@ CELERY_TASK_EAGER_PROPAGATES = True
 
 MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="slipcase-test-media-"))
 atexit.register(shutil.rmtree, MEDIA_ROOT, ignore_errors=True)
+EVIDENCE_ROOT = MEDIA_ROOT / "evidence"
+STORAGES = {
+    **STORAGES,
+    "evidence": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(EVIDENCE_ROOT), "file_permissions_mode": 0o440},
+    },
+}
 
 STORAGES = {
     **STORAGES,
