@@ -16,4 +16,6 @@ urlpatterns = [
     path("api/auth/", include("rest_framework.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("healthz", healthz, name="healthz"),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("", include("cases.page_urls")),
 ]
