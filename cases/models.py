@@ -553,6 +553,9 @@ class TimelineEvent(models.Model):
         return f"{self.at:%Y-%m-%d %H:%M} {self.kind}: {self.summary}"
 
 
+# Models of the tamper-evident audit log live in their own module, in this app.
+from cases.audit.models import AuditEntry, TreeHead  # noqa: E402, F401
+
 # Models of the evidence vault live in their own module, in this app.
 from cases.evidence.models import (  # noqa: E402, F401
     Blob,
@@ -561,6 +564,3 @@ from cases.evidence.models import (  # noqa: E402, F401
     EvidenceItem,
     LegalHold,
 )
-
-# Models of the tamper-evident audit log live in their own module, in this app.
-from cases.audit.models import AuditEntry, TreeHead  # noqa: E402, F401

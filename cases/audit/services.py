@@ -471,7 +471,7 @@ def _check_heads(heads: list[TreeHead], builder: merkle.TreeBuilder) -> list[tup
         tsa_cert = None
         found.append((0, f"cannot load SLIPCASE_TSA_CERT: {exc}"))
 
-    good_sizes: list[int] = [0]
+    last_good = 0  # size of the largest head so far that the entries still match
     root_ok: dict[int | None, bool] = {}
     for head in heads:
         where = head.tree_size - 0.5  # after the entries it covers, before the next one
@@ -485,14 +485,13 @@ def _check_heads(heads: list[TreeHead], builder: merkle.TreeBuilder) -> list[tup
             root = builder.captured[(0, size)] if size else merkle.EMPTY_ROOT
             root_ok[head.pk] = root.hex() == head.root_hash
             if root_ok[head.pk]:
-                good_sizes.append(size)
+                last_good = size
             else:
-                since = max(s for s in good_sizes if s <= size)
                 found.append(
                     (
                         where,
-                        f"{_describe(head)}: root hash does not match the entries "
-                        f"(entries {since}..{size - 1} differ from what was signed)",
+                        f"{_describe(head)}: root hash does not match entries 0..{size - 1} "
+                        f"(entries {last_good}..{size - 1} or the head were changed)",
                     )
                 )
         key = keys.get(head.key_id)
@@ -552,16 +551,12 @@ def _check_head_records(
     found: list[tuple[float, str]] = []
     unmatched = {head.pk: head for head in heads}
     expected = {head.pk: _head_record(head) for head in heads}
+    by_signature: dict[tuple[Any, Any], list[int]] = {}
+    for head in heads:
+        by_signature.setdefault((head.tree_size, head.signature), []).append(head.pk)
     for seq, payload in records:
-        match = next(
-            (
-                pk
-                for pk in unmatched
-                if expected[pk]["signature"] == payload.get("signature")
-                and expected[pk]["tree_size"] == payload.get("tree_size")
-            ),
-            None,
-        )
+        candidates = by_signature.get((payload.get("tree_size"), payload.get("signature")), [])
+        match = candidates.pop(0) if candidates else None
         if match is None:
             found.append(
                 (

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from asn1crypto import cms, tsp  # type: ignore[import-untyped]
+from asn1crypto import cms, core, tsp  # type: ignore[import-untyped]
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -57,6 +57,15 @@ _CRYPTO_HASHES: dict[str, Callable[[], hashes.HashAlgorithm]] = {
     "sha384": hashes.SHA384,
     "sha512": hashes.SHA512,
 }
+
+
+class _TimeStampResp(core.Sequence):
+    """RFC 3161 ``TimeStampResp``; asn1crypto's lacks OPTIONAL on the token (absent on refusal)."""
+
+    _fields = [
+        ("status", tsp.PKIStatusInfo),
+        ("time_stamp_token", cms.ContentInfo, {"optional": True}),
+    ]
 
 
 class TSAError(Exception):
@@ -144,7 +153,7 @@ def request_timestamp(
 def parse_response(body: bytes, *, url: str = "the TSA") -> bytes:
     """The DER token of a granted ``TimeStampResp``; ``TSAError`` when refused or malformed."""
     try:
-        response = tsp.TimeStampResp.load(body)
+        response = _TimeStampResp.load(body)
         status_info = response["status"]
         status = status_info["status"].native
         if status not in ("granted", "granted_with_mods"):

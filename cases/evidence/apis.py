@@ -309,6 +309,6 @@ class LegalHoldViewSet(CaseScopedViewSet):
     @action(detail=True, methods=["post"])
     def release(self, request: Request, case_number: str, pk: str) -> Response:
         hold = services.legal_hold_release(
-            access=self.get_access(), hold=int(pk) if pk.isdigit() else -1
+            access=self.get_access(), hold=int(pk) if pk.isascii() and pk.isdigit() else -1
         )
         return self._out(hold)

@@ -545,7 +545,7 @@ def snapshot_request(
     access: CaseAccess,
     kind: str,
     source: str,
-    description: str,
+    description: str = "",
     accept_pickle_as_inert: bool = False,
 ) -> EvidenceItem:
     """Queue a snapshot of a volatile artefact; a Celery task acquires it."""

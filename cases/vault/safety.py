@@ -226,21 +226,26 @@ def _open_decompressed(raw: IO[bytes], kind: str) -> io.BufferedIOBase:
 
 def detect_archive(path: StrPath) -> str | None:
     """The archive kind of the file at ``path`` by content (never by name): one of
-    ``ARCHIVE_KINDS``, or None when it is not an archive or compressed stream."""
+    ``ARCHIVE_KINDS``, or None when it is not an archive or compressed stream. Zip-based formats
+    (docx, xlsx, jar, epub...) are zips here: they are inspected like any other."""
     with open(path, "rb") as f:
-        head = f.read(_HEAD)
-        kind = _detect_head(head)
-        if kind not in (GZIP, BZIP2, XZ):
-            return kind
-        f.seek(0)
-        try:
-            with _open_decompressed(f, kind) as inner:
-                block = inner.read(512)
-        except (EOFError, zlib.error, lzma.LZMAError, OSError):
-            return kind  # unreadable: inspection will say it is corrupt
-        if _looks_like_tar(block):
-            return {GZIP: TAR_GZ, BZIP2: TAR_BZ2, XZ: TAR_XZ}[kind]
+        return _detect_fileobj(f)
+
+
+def _detect_fileobj(f: IO[bytes]) -> str | None:
+    head = f.read(_HEAD)
+    kind = _detect_head(head)
+    if kind not in (GZIP, BZIP2, XZ):
         return kind
+    f.seek(0)
+    try:
+        with _open_decompressed(f, kind) as inner:
+            block = inner.read(512)
+    except (EOFError, zlib.error, lzma.LZMAError, OSError):
+        return kind  # unreadable: inspection will say it is corrupt
+    if _looks_like_tar(block):
+        return {GZIP: TAR_GZ, BZIP2: TAR_BZ2, XZ: TAR_XZ}[kind]
+    return kind
 
 
 # --- Archive inspection --------------------------------------------------------------------------
@@ -676,7 +681,9 @@ class _Inspector:
             if kind != TAR:
                 stream = stack.enter_context(_open_decompressed(raw, kind))
             counted = cast(IO[bytes], _CountingReader(stream, stream_ratio))
-            tf = stack.enter_context(tarfile.open(fileobj=counted, mode="r|"))
+            tf = stack.enter_context(
+                tarfile.open(fileobj=counted, mode="r|", tarinfo=_GuardedTarInfo)
+            )
             for member in tf:
                 self._tar_entry(tf, member, container, depth, outer, symlinks, files)
         _check_symlinks(symlinks, container)
@@ -786,6 +793,33 @@ class _Inspector:
                 nested_kind=nested_kind,
             )
         )
+
+
+_TAR_META_TYPES = frozenset(
+    {
+        tarfile.XHDTYPE,
+        tarfile.XGLTYPE,
+        tarfile.SOLARIS_XHDTYPE,
+        tarfile.GNUTYPE_LONGNAME,
+        tarfile.GNUTYPE_LONGLINK,
+    }
+)
+_MAX_TAR_META = 1 * MiB
+
+
+class _GuardedTarInfo(tarfile.TarInfo):
+    """``tarfile`` reads a pax or GNU long-name header whole into memory, however large it says
+    it is; refuse large ones first. (``_proc_member`` is the documented extension point.)"""
+
+    def _proc_member(self, tf: tarfile.TarFile) -> tarfile.TarInfo:
+        if self.type in _TAR_META_TYPES and self.size > _MAX_TAR_META:
+            raise UnsafeUpload(
+                f"the archive has a tar metadata header of {self.size} bytes (more than"
+                f" {_MAX_TAR_META}), which would have to be held in memory",
+                problem="corrupt_archive",
+            )
+        member: tarfile.TarInfo = tarfile.TarInfo._proc_member(self, tf)  # type: ignore[attr-defined]
+        return member
 
 
 class _CountingReader:
@@ -1017,12 +1051,15 @@ def inspect_archive(
 
 @dataclass(frozen=True)
 class Sniffed:
-    """A file's type told from its content. ``encoding`` is set for text."""
+    """A file's type told from its content. ``encoding`` is set for text. ``archive`` is the
+    archive kind (``detect_archive``) whatever the MIME type says: a .docx is a zip, and is to be
+    given to ``inspect_archive`` like one."""
 
     mime: str
     extension: str | None
     is_text: bool
     encoding: str | None
+    archive: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -1138,10 +1175,12 @@ def sniff(source: StrPath | bytes, *, sample_bytes: int = 1 * MiB) -> Sniffed:
     if isinstance(source, bytes):
         size = len(source)
         sample = source[:sample_bytes]
+        archive = _detect_fileobj(io.BytesIO(source))
     else:
         size = os.stat(source).st_size
         with open(source, "rb") as f:
             sample = f.read(sample_bytes)
+        archive = detect_archive(source)
     if not sample:
         return Sniffed(mime="application/x-empty", extension=None, is_text=False, encoding=None)
     if _pickle_head(sample):
@@ -1150,9 +1189,9 @@ def sniff(source: StrPath | bytes, *, sample_bytes: int = 1 * MiB) -> Sniffed:
         return Sniffed("application/x-safetensors", "safetensors", is_text=False, encoding=None)
     kind = filetype.guess(sample[:8192])
     if kind is not None:
-        return Sniffed(
-            mime=str(kind.mime), extension=str(kind.extension), is_text=False, encoding=None
-        )
+        return Sniffed(str(kind.mime), str(kind.extension), False, None, archive)
+    if archive is not None:  # an old v7 tar, which has no magic number
+        return Sniffed("application/x-tar", "tar", is_text=False, encoding=None, archive=archive)
     encoding = _detect_encoding(sample, truncated=size > len(sample))
     if encoding is not None:
         text = sample.decode(encoding, errors="replace")

@@ -17,8 +17,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 #: Returns the current time, aware; injected in tests for fixed times.
 Clock = Callable[[], datetime]
-#: Receives short progress messages ("cloning", "bundling") for the caller to record.
-Progress = Callable[[str], None]
+#: Receives the percentage done (0 to 100) as a snapshot goes, for the caller to record.
+Progress = Callable[[int], None]
 
 
 def utc_now() -> datetime:

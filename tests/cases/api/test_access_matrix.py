@@ -8,25 +8,32 @@
   that does not exist; an anonymous caller gets the same 403 ``not_authenticated`` either way
   (``SessionAuthentication`` comes first and sends no ``WWW-Authenticate`` header, so DRF answers
   403, not 401). Nobody gets a 403 that tells them a case exists.
-* A refused write answers 403 with a message naming who may do it, and changes no stored row.
-* No party ever receives, in any response body (JSON or the browsable HTML), the withheld
-  complainant's or a witness's identity, internal or personal notes, votes, conflict declarations or
-  another party's material.
+* A refused write answers 403 with a message naming who may do it, and changes no stored row and
+  no file of the evidence store.
+* No party ever receives, in any response body (JSON, the browsable HTML or a download), the
+  withheld complainant's or a witness's identity, internal or personal notes, votes, conflict
+  declarations, another party's material, an exhibit (description, hash or bytes) not disclosed to
+  them, or the reason for a legal hold.
 * List endpoints run a fixed number of queries however many items they return.
 * Over-long or malformed input is refused with 400 naming the field, and nothing is stored.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import shutil
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from django.apps import apps
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -38,6 +45,8 @@ from rest_framework.test import APIClient
 
 from cases import selectors, services
 from cases import workflow as wf
+from cases.evidence import services as evidence
+from cases.evidence.models import EvidenceItem, LegalHold
 from cases.models import (
     Allegation,
     Appeal,
@@ -80,6 +89,18 @@ REPORT_TITLE = "MARK complainant's confidential report"
 REPORT_NARRATIVE = "MARK narrative naming the complainant's lab"
 ANONYMOUS_REPORT_TITLE = "MARK anonymous tip about another thesis"
 OTHER_CASE_TITLE = "MARK a case none of the cast sits on"
+# The evidence vault: an exhibit disclosed to the respondents, an internal one, the complainant's
+# sealed probe set (registered by its SHA-256 alone) and a legal hold.
+DISCLOSED_EXHIBIT = "MARK exhibit disclosed to the respondents: the thesis's solver"
+DISCLOSED_BYTES = b"MARK bytes of the disclosed exhibit\n"
+DISCLOSED_SHA = hashlib.sha256(DISCLOSED_BYTES).hexdigest()
+INTERNAL_EXHIBIT = "MARK internal exhibit: the advisor's e-mail to the office"
+INTERNAL_BYTES = b"MARK bytes of the internal exhibit\n"
+INTERNAL_SHA = hashlib.sha256(INTERNAL_BYTES).hexdigest()
+PROBE_SET = "MARK the complainant's sealed probe set"
+PROBE_BYTES = b"MARK probe prompts only the complainant knows\n"
+PROBE_SHA = hashlib.sha256(PROBE_BYTES).hexdigest()
+HOLD_REASON = "MARK legal hold: the first respondent has filed suit"
 
 
 def note_to(role: str) -> str:
@@ -121,6 +142,16 @@ SECRETS: dict[str, frozenset[str]] = {
     REPORT_NARRATIVE: frozenset({"complainant"}),
     ANONYMOUS_REPORT_TITLE: frozenset(),
     OTHER_CASE_TITLE: frozenset(),
+    # Disclosure to "the respondent" is to every respondent of the case.
+    DISCLOSED_EXHIBIT: frozenset({"respondent", "respondent2"}),
+    DISCLOSED_BYTES.decode(): frozenset({"respondent", "respondent2"}),
+    DISCLOSED_SHA: frozenset({"respondent", "respondent2"}),
+    INTERNAL_EXHIBIT: frozenset(),
+    INTERNAL_BYTES.decode(): frozenset(),
+    INTERNAL_SHA: frozenset(),
+    PROBE_SET: frozenset({"complainant"}),
+    PROBE_SHA: frozenset({"complainant"}),
+    HOLD_REASON: frozenset(),
 }
 
 # Stages of the research-misconduct workflow that a world can be built at, in order.
@@ -140,6 +171,29 @@ STAGES = (
 def _fresh_throttles() -> None:
     """DRF's throttles count in the cache, which outlives a test; every test starts at zero."""
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _empty_evidence_store() -> Iterator[None]:
+    """Each test leaves the evidence folder empty (database rows roll back; files do not)."""
+    yield
+    root = Path(settings.EVIDENCE_ROOT)
+    if root.exists():
+        for path in root.rglob("*"):
+            if path.is_file():
+                os.chmod(path, 0o640)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def _no_snapshot_is_acquired(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A snapshot runs on commit, which the test transaction never reaches; should one run all
+    the same, it fails here rather than reach the network."""
+
+    def refuse(*, item_id: int) -> None:
+        raise AssertionError(f"a snapshot was acquired (item {item_id}) in the access matrix")
+
+    monkeypatch.setattr(evidence, "snapshot_run", refuse)
 
 
 @pytest.fixture
@@ -165,6 +219,8 @@ class World:
     who: dict[int, str] = field(default_factory=dict)  # CaseParty id -> cast role
     seat: dict[str, int] = field(default_factory=dict)  # cast role -> CaseMember id
     reports: dict[str, str] = field(default_factory=dict)  # "complainant"/"anonymous" -> reference
+    exhibit: dict[str, int] = field(default_factory=dict)  # "disclosed"/"internal"/"probe" -> id
+    hold: int = 0  # the legal hold's id
 
     @property
     def number(self) -> str:
@@ -200,6 +256,8 @@ def make_world(case: Case, cast: dict[str, Any], advance: Any) -> Callable[[str]
     respondents and the witness; then (from ``draft_comment``) findings with the chair's votes, an
     extension of the first respondent's comment period and the complainant's comment; (from
     ``decided``) a sanction on the first respondent; (at ``appeal``) the first respondent's appeal.
+    In the evidence vault, from the start (see ``seed_evidence``): an exhibit disclosed to the
+    respondents, an internal exhibit, the complainant's sealed probe set and a legal hold.
     """
 
     def build(stage: str = "appeal") -> World:
@@ -251,6 +309,7 @@ def make_world(case: Case, cast: dict[str, Any], advance: Any) -> Callable[[str]
             services.response_submit(
                 access=gate(cast[role], case), kind="statement", body=statement_of(role)
             )
+        seed_evidence(world)
 
         for reached in STAGES[1 : STAGES.index(stage) + 1]:
             advance(case, reached)
@@ -288,6 +347,30 @@ def make_world(case: Case, cast: dict[str, Any], advance: Any) -> Callable[[str]
     return build
 
 
+def seed_evidence(world: World) -> None:
+    """Exhibits through the vault's services, as the office and the complainant add them."""
+    office = gate(world.cast["officer"], world.case)
+    disclosed = evidence.evidence_upload(
+        access=office,
+        upload=SimpleUploadedFile("solver.txt", DISCLOSED_BYTES),
+        kind="document",
+        description=DISCLOSED_EXHIBIT,
+    )
+    evidence.evidence_disclose(access=office, item=disclosed, to="respondent", purpose="notice")
+    internal = evidence.evidence_upload(
+        access=office,
+        upload=SimpleUploadedFile("advisor.eml.txt", INTERNAL_BYTES),
+        kind="document",
+        description=INTERNAL_EXHIBIT,
+    )
+    probe = evidence.probe_set_commit(
+        access=gate(world.cast["complainant"], world.case), description=PROBE_SET, sha256=PROBE_SHA
+    )
+    assert probe.status == EvidenceItem.Status.SEALED and probe.blob is None
+    world.exhibit = {"disclosed": disclosed.pk, "internal": internal.pk, "probe": probe.pk}
+    world.hold = evidence.legal_hold_place(access=office, reason=HOLD_REASON).pk
+
+
 # --- Talking to the API ---------------------------------------------------------------------------
 
 
@@ -298,10 +381,24 @@ def client_for(user: Any) -> APIClient:
     return client
 
 
+def is_form(body: Any) -> bool:
+    """A body carrying a file goes as multipart/form-data (an upload); any other as JSON."""
+    return isinstance(body, dict) and any(hasattr(v, "read") for v in body.values())
+
+
 def call(client: APIClient, method: str, url: str, body: Any = None) -> Any:
     if method == "GET":
         return client.get(url)
-    return getattr(client, method.lower())(url, body if body is not None else {}, format="json")
+    return getattr(client, method.lower())(
+        url, body if body is not None else {}, format="multipart" if is_form(body) else "json"
+    )
+
+
+def content_of(response: Any) -> bytes:
+    """The whole body, a streamed download included (read once: it logs the download)."""
+    if getattr(response, "streaming", False):
+        return b"".join(response.streaming_content)
+    return bytes(response.content)
 
 
 def results(data: Any) -> list[dict[str, Any]]:
@@ -315,6 +412,8 @@ def get_all(client: APIClient, url: str) -> tuple[Any, list[Any]]:
     while True:
         if response.status_code != 200:
             return first, []
+        if getattr(response, "streaming", False):  # a download: its bytes are the one item
+            return first, [content_of(response).decode()]
         data = response.json()
         items.extend(results(data) if isinstance(data, dict | list) else [])
         following = data.get("next") if isinstance(data, dict) else None
@@ -327,10 +426,21 @@ def error(response: Any) -> dict[str, Any]:
     return response.json()["error"]
 
 
-def snapshot() -> dict[str, list[dict[str, Any]]]:
-    """Every stored row of the case app (and the accounts): a refusal must change none of them."""
+def stored_files() -> list[str]:
+    """Every file in the evidence store (temporary ones included)."""
+    root = Path(settings.EVIDENCE_ROOT)
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+
+
+def snapshot() -> dict[str, list[Any]]:
+    """Every stored row of the case app (the evidence vault and the audit log among them), the
+    accounts, and the files of the evidence store: a refusal must change none of them."""
     models = list(apps.get_app_config("cases").get_models()) + [User]
-    return {m._meta.label: list(m._default_manager.order_by("pk").values()) for m in models}
+    rows: dict[str, list[Any]] = {
+        m._meta.label: list(m._default_manager.order_by("pk").values()) for m in models
+    }
+    rows["evidence store"] = stored_files()
+    return rows
 
 
 def timeline_count(world: World) -> int:
@@ -368,6 +478,11 @@ def everyone(status: int, **overrides: int) -> dict[str, int]:
     return out
 
 
+def only(status: int, roles: Iterable[str], **overrides: int) -> dict[str, int]:
+    """``status`` for ``roles``; 404 for everyone else in the case, who cannot see the item."""
+    return outcomes(404, **{**{role: status for role in roles}, **overrides})
+
+
 def same(labels: Iterable[str], roles: Iterable[str]) -> dict[str, frozenset[str]]:
     return {role: frozenset(labels) for role in roles}
 
@@ -392,6 +507,12 @@ class Entry:
     @property
     def id(self) -> str:
         return f"{self.method} {self.route}" + (f" ({self.variant})" if self.variant else "")
+
+
+def api_case(number: str) -> str:
+    """The API's URL of a case. Not ``reverse("case-detail")``: the case page (HTML) has that name
+    too, and ``reverse`` gives the page."""
+    return f"{reverse('case-list')}{number}/"
 
 
 def in_case(route: str, **kwargs: Any) -> Callable[[World], str]:
@@ -468,6 +589,29 @@ def timeline_labels(world: World, items: Any) -> frozenset[str]:
     return frozenset(out)
 
 
+OFFICE_DETAILS = "office details"  # who collected an exhibit, from where: the committee's
+
+
+def office_details(row: dict[str, Any]) -> bool:
+    return any(key in row for key in ("collected_by", "source", "metadata", "failure_reason"))
+
+
+def exhibit_labels(world: World, items: Any) -> frozenset[str]:
+    return by("description", (OFFICE_DETAILS, office_details))(world, items)
+
+
+def exhibit_label(world: World, data: Any) -> frozenset[str]:
+    return exhibit_labels(world, [data])
+
+
+def download_labels(world: World, body: bytes) -> frozenset[str]:
+    return frozenset({body.decode()})
+
+
+def custody_labels(world: World, data: Any) -> frozenset[str]:
+    return frozenset(f"{row['action']}:{row['actor']}" for row in data)
+
+
 def detail_roles(world: World, data: Any) -> frozenset[str]:
     return frozenset(data["my_roles"])
 
@@ -522,6 +666,19 @@ COMMITTEE_TIMELINE = {
     "all events",
 }
 SEATED = {"chair", "member", "deciding", "panel"}  # usernames of the unrecused seats
+EVIDENCE_WRITERS = ("officer", "chair", "member")  # add exhibits, request snapshots
+RESPONDENTS = ("respondent", "respondent2")
+SEES_DISCLOSED = COMMITTEE + RESPONDENTS  # the exhibit disclosed to the respondents
+SEES_PROBE = COMMITTEE + ("complainant",)  # the complainant's probe set
+COMMITTEE_EXHIBITS = {DISCLOSED_EXHIBIT, INTERNAL_EXHIBIT, PROBE_SET, OFFICE_DETAILS}
+
+
+def exhibit(key: str) -> Callable[[World], int]:
+    return lambda world: world.exhibit[key]
+
+
+def upload(name: str, data: bytes) -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, data, content_type="text/plain")
 
 MATRIX: tuple[Entry, ...] = (
     # --- The API root and intake reports (outside any case) ---
@@ -602,7 +759,7 @@ MATRIX: tuple[Entry, ...] = (
     Entry(
         "case-detail",
         "GET",
-        lambda w: reverse("case-detail", args=[w.number]),
+        lambda w: api_case(w.number),
         READ,
         labels=detail_roles,
         visible={
@@ -953,6 +1110,181 @@ MATRIX: tuple[Entry, ...] = (
             "witness": frozenset({"messagex1", "response_submittedx1"}),
         },
     ),
+    # --- Evidence ---
+    Entry(
+        "case-evidence-list",
+        "GET",
+        in_case("case-evidence-list"),
+        READ,
+        labels=exhibit_labels,
+        visible={
+            **same(COMMITTEE_EXHIBITS, COMMITTEE),
+            **same({DISCLOSED_EXHIBIT}, RESPONDENTS),
+            "complainant": frozenset({PROBE_SET}),  # their own, still sealed
+            "witness": frozenset(),
+        },
+    ),
+    Entry(
+        "case-evidence-list",
+        "POST",
+        in_case("case-evidence-list"),
+        write(201, EVIDENCE_WRITERS),
+        body=lambda w: {
+            "file": upload("minutes.txt", b"Minutes of the interview.\n"),
+            "kind": "document",
+            "description": "Minutes of the interview.",
+        },
+    ),
+    Entry(
+        "case-evidence-detail",
+        "GET",
+        in_case("case-evidence-detail", pk=exhibit("disclosed")),
+        only(200, SEES_DISCLOSED),
+        labels=exhibit_label,
+        visible={
+            **same({DISCLOSED_EXHIBIT, OFFICE_DETAILS}, COMMITTEE),
+            **same({DISCLOSED_EXHIBIT}, RESPONDENTS),
+        },
+        variant="disclosed exhibit",
+    ),
+    Entry(
+        "case-evidence-detail",
+        "GET",
+        in_case("case-evidence-detail", pk=exhibit("internal")),
+        only(200, COMMITTEE),
+        labels=exhibit_label,
+        visible=same({INTERNAL_EXHIBIT, OFFICE_DETAILS}, COMMITTEE),
+        variant="internal exhibit",
+    ),
+    Entry(
+        "case-evidence-detail",
+        "GET",
+        in_case("case-evidence-detail", pk=exhibit("probe")),
+        only(200, SEES_PROBE),
+        labels=exhibit_label,
+        visible={
+            **same({PROBE_SET, OFFICE_DETAILS}, COMMITTEE),
+            "complainant": frozenset({PROBE_SET}),
+        },
+        variant="sealed probe set",
+    ),
+    Entry(
+        "case-evidence-download",
+        "GET",
+        in_case("case-evidence-download", pk=exhibit("disclosed")),
+        only(200, SEES_DISCLOSED),
+        labels=download_labels,
+        visible=same({DISCLOSED_BYTES.decode()}, SEES_DISCLOSED),
+        variant="disclosed exhibit",
+    ),
+    Entry(
+        "case-evidence-download",
+        "GET",
+        in_case("case-evidence-download", pk=exhibit("internal")),
+        only(200, COMMITTEE),
+        labels=download_labels,
+        visible=same({INTERNAL_BYTES.decode()}, COMMITTEE),
+        variant="internal exhibit",
+    ),
+    Entry(
+        "case-evidence-download",
+        "GET",
+        in_case("case-evidence-download", pk=exhibit("probe")),
+        only(409, SEES_PROBE),  # sealed: there are no bytes until it is revealed
+        variant="sealed probe set",
+    ),
+    Entry(
+        "case-evidence-custody",
+        "GET",
+        in_case("case-evidence-custody", pk=exhibit("disclosed")),
+        # The chain of custody is the committee's, even of an exhibit a party may see.
+        only(200, COMMITTEE, respondent=403, respondent2=403),
+        labels=custody_labels,
+        visible=same({"acquired:officer", "disclosed:officer"}, COMMITTEE),
+    ),
+    Entry(
+        "case-evidence-disclose",
+        "POST",
+        in_case("case-evidence-disclose", pk=exhibit("internal")),
+        only(403, COMMITTEE, officer=200, chair=200),  # parties cannot see the exhibit
+        body=lambda w: {"to": "respondent", "purpose": "For the respondent's comment."},
+    ),
+    Entry(
+        "case-evidence-snapshot",
+        "POST",
+        in_case("case-evidence-snapshot"),
+        write(202, EVIDENCE_WRITERS),  # queued; acquired after commit, never in these tests
+        body=lambda w: {
+            "kind": "web",
+            "source": "https://example.org/page",
+            "description": "The lab's page as it stands.",
+        },
+    ),
+    Entry(
+        "case-evidence-probe-sets",
+        "POST",
+        in_case("case-evidence-probe-sets"),
+        write(201, SEES_PROBE),
+        body=lambda w: {"description": "A second probe set.", "sha256": "ab" * 32},
+        variant="sealed, by its hash",
+    ),
+    Entry(
+        "case-evidence-probe-sets",
+        "POST",
+        in_case("case-evidence-probe-sets"),
+        write(201, SEES_PROBE),
+        body=lambda w: {
+            "description": "A second probe set.",
+            "file": upload("probes.txt", b"Prompts, uploaded at once.\n"),
+        },
+        variant="uploaded",
+    ),
+    Entry(
+        "case-evidence-reveal",
+        "POST",
+        in_case("case-evidence-reveal", pk=exhibit("probe")),
+        only(200, SEES_PROBE),
+        body=lambda w: {"file": upload("probes.txt", PROBE_BYTES)},
+        variant="the committed bytes",
+    ),
+    Entry(
+        "case-evidence-reveal",
+        "POST",
+        in_case("case-evidence-reveal", pk=exhibit("probe")),
+        only(409, SEES_PROBE),  # refused: the hash does not match the commitment
+        body=lambda w: {"file": upload("probes.txt", PROBE_BYTES + b"changed")},
+        variant="other bytes",
+    ),
+    Entry(
+        "case-evidence-dispose",
+        "POST",
+        in_case("case-evidence-dispose", pk=exhibit("disclosed")),
+        # The office may dispose of evidence, but not while the case is open (retention).
+        only(403, SEES_DISCLOSED, officer=409),
+        body=lambda w: {"reason": "Retention schedule."},
+    ),
+    # --- Legal holds ---
+    Entry(
+        "case-legal-hold-list",
+        "GET",
+        in_case("case-legal-hold-list"),
+        READ,
+        labels=by("reason"),
+        visible={**same({HOLD_REASON}, COMMITTEE), **same((), PARTIES)},
+    ),
+    Entry(
+        "case-legal-hold-list",
+        "POST",
+        in_case("case-legal-hold-list"),
+        write(201, ["officer"]),
+        body=lambda w: {"reason": "A second suit."},
+    ),
+    Entry(
+        "case-legal-hold-release",
+        "POST",
+        in_case("case-legal-hold-release", pk=lambda w: w.hold),
+        write(200, ["officer"]),
+    ),
 )
 
 
@@ -1069,7 +1401,10 @@ def test_matrix(entry: Entry, make_world: Callable[[str], World]) -> None:
                 response = call(
                     client, entry.method, url, entry.body(world) if entry.body else None
                 )
-                items = response.json() if response.status_code == 200 else None
+                if getattr(response, "streaming", False):  # read here: the read is logged
+                    items = content_of(response)
+                else:
+                    items = response.json() if response.status_code == 200 else None
             expected = entry.expect[role]
             if response.status_code != expected:
                 problems.append(
@@ -1132,7 +1467,7 @@ def readable_urls(world: World) -> list[str]:
     urls = [entry.url(world) for entry in MATRIX if entry.method == "GET"]
     return urls + [
         reverse("report-detail", args=[world.reports["anonymous"]]),
-        reverse("case-detail", args=[world.other_case.number]),
+        api_case(world.other_case.number),
     ]
 
 
@@ -1142,7 +1477,7 @@ def readable_urls(world: World) -> list[str]:
 def test_nobody_receives_what_they_must_not_see_in_any_body(
     role: str, make_world: Callable[[str], World]
 ) -> None:
-    """Every readable endpoint, as JSON (every page) and as the browsable API's HTML."""
+    """Every readable endpoint, as JSON (every page) and as the browsable API's HTML; downloads."""
     world = make_world("appeal")
     client = client_for(world.cast[role])
     if role in COMMITTEE:
@@ -1156,13 +1491,13 @@ def test_nobody_receives_what_they_must_not_see_in_any_body(
             following: str | None = url + suffix
             while following:
                 response = client.get(following)
-                assert response.status_code in (200, 403, 404), (url, response.status_code)
-                content = response.content.decode()
+                assert response.status_code in (200, 403, 404, 409), (url, response.status_code)
+                content = content_of(response).decode()
                 leaked = sorted(text for text in forbidden if text in content)
                 assert not leaked, f"{role} received {leaked} from {following}"
                 fetched += 1
                 following = None
-                if response.status_code == 200 and not suffix:
+                if response.status_code == 200 and not suffix and not response.streaming:
                     data = response.json()
                     following = data.get("next") if isinstance(data, dict) else None
     assert fetched >= 2 * len(readable_urls(world))
@@ -1178,7 +1513,7 @@ def test_the_sweep_would_see_the_secrets_if_they_were_there(
         client = client_for(world.cast[role])
         for url in readable_urls(world):
             _, items = get_all(client, url)
-            content = json.dumps(items) + client.get(url).content.decode()
+            content = json.dumps(items) + content_of(client.get(url)).decode()
             reached |= {text for text in SECRETS if text in content}
     assert reached == set(SECRETS), f"never returned to anyone: {sorted(set(SECRETS) - reached)}"
 
@@ -1395,6 +1730,36 @@ def _grow_timeline(world: World) -> None:
     services.case_transition(access=gate(world.cast["officer"], world.case), name="start_inquiry")
 
 
+def _grow_evidence(world: World) -> None:
+    office = gate(world.cast["officer"], world.case)
+    for i in range(6):
+        item = evidence.evidence_upload(
+            access=office,
+            upload=upload(f"exhibit-{i}.txt", b"exhibit %d\n" % i),
+            kind=("document", "statement")[i % 2],
+            description=f"Exhibit {i}",
+        )
+        evidence.evidence_disclose(
+            access=office, item=item, to=("respondent", "complainant")[i % 2]
+        )
+    evidence.snapshot_request(  # pending: no bytes yet
+        access=office, kind="web", source="https://example.org/page", description="Page"
+    )
+    complainant = gate(world.cast["complainant"], world.case)
+    evidence.probe_set_commit(access=complainant, description="Probes, sealed", sha256="cd" * 32)
+    evidence.probe_set_commit(
+        access=complainant, description="Probes, uploaded", upload=upload("p.txt", b"probes\n")
+    )
+
+
+def _grow_legal_holds(world: World) -> None:
+    office = gate(world.cast["officer"], world.case)
+    for i in range(5):
+        hold = evidence.legal_hold_place(access=office, reason=f"Hold {i}")
+        if i % 2:
+            evidence.legal_hold_release(access=office, hold=hold)
+
+
 def _record_findings_with_votes(world: World) -> None:
     from tests.conftest import record_findings
 
@@ -1432,6 +1797,13 @@ GROWTH: tuple[Growth, ...] = (
     Growth("case-sanction-list", "decided", {"officer": 8, "respondent": 7}, _grow_sanctions),
     Growth("case-appeal-list", "appeal", {"officer": 8, "respondent": 7}, _grow_appeals),
     Growth("case-timeline-list", "assessment", {"officer": 8, "respondent": 7}, _grow_timeline),
+    Growth(
+        "case-evidence-list",
+        "assessment",
+        {"officer": 8, "respondent": 7, "complainant": 7},
+        _grow_evidence,
+    ),
+    Growth("case-legal-hold-list", "assessment", {"officer": 8}, _grow_legal_holds),
 )
 
 
@@ -1502,6 +1874,7 @@ class Bad:
     stage: str = "appeal"
     pk: Callable[[World], Any] | None = None
     raw: str | None = None  # a body sent as is, not as JSON
+    form: bool = False  # sent as multipart/form-data (as is any body carrying a file)
 
 
 def _case_url(world: World, bad: Bad) -> str:
@@ -1849,6 +2222,131 @@ BAD_INPUT: tuple[Bad, ...] = (
         lambda w: {"workflow": "nope"},
         "workflow",
     ),
+    Bad(
+        "exhibit description too long",
+        "case-evidence-list",
+        "officer",
+        lambda w: {"file": upload("a.txt", b"a\n"), "kind": "document", "description": LONG_TEXT},
+        "description",
+    ),
+    Bad(
+        "exhibit without a file",
+        "case-evidence-list",
+        "chair",
+        lambda w: {"kind": "document", "description": "d"},
+        "file",
+        form=True,
+    ),
+    Bad(
+        "exhibit of a kind with its own endpoint",
+        "case-evidence-list",
+        "officer",
+        lambda w: {"file": upload("a.txt", b"a\n"), "kind": "probe_set", "description": "d"},
+        "kind",
+    ),
+    Bad(
+        "probe set hash malformed",
+        "case-evidence-probe-sets",
+        "complainant",
+        lambda w: {"description": "Probes.", "sha256": "not-a-sha256"},
+        "sha256",
+    ),
+    Bad(
+        "probe set hash too long",
+        "case-evidence-probe-sets",
+        "complainant",
+        lambda w: {"description": "Probes.", "sha256": "a" * 65},
+        "sha256",
+    ),
+    Bad(
+        "probe set with neither hash nor file",
+        "case-evidence-probe-sets",
+        "officer",
+        lambda w: {"description": "Probes."},
+        "sha256",
+    ),
+    Bad(
+        "reveal without a file",
+        "case-evidence-reveal",
+        "complainant",
+        lambda w: {},
+        "file",
+        pk=exhibit("probe"),
+        form=True,
+    ),
+    Bad(
+        "disclosure to an unknown party",
+        "case-evidence-disclose",
+        "officer",
+        lambda w: {"to": "witness"},
+        "to",
+        pk=exhibit("internal"),
+    ),
+    Bad(
+        "disclosure purpose too long",
+        "case-evidence-disclose",
+        "chair",
+        lambda w: {"to": "respondent", "purpose": LONG_TEXT},
+        "purpose",
+        pk=exhibit("internal"),
+    ),
+    Bad(
+        "snapshot kind unknown",
+        "case-evidence-snapshot",
+        "officer",
+        lambda w: {"kind": "ftp", "source": "https://example.org/page"},
+        "kind",
+    ),
+    Bad(
+        "web snapshot of a file URL",
+        "case-evidence-snapshot",
+        "officer",
+        lambda w: {"kind": "web", "source": "file:///etc/passwd"},
+        "source",
+    ),
+    Bad(
+        "git snapshot source read as an option",
+        "case-evidence-snapshot",
+        "member",
+        lambda w: {"kind": "git", "source": "--upload-pack=touch /tmp/pwned"},
+        "source",
+    ),
+    Bad(
+        "git snapshot of a relative path",
+        "case-evidence-snapshot",
+        "officer",
+        lambda w: {"kind": "git", "source": "../../etc"},
+        "source",
+    ),
+    Bad(
+        "snapshot source too long",
+        "case-evidence-snapshot",
+        "officer",
+        lambda w: {"kind": "web", "source": "https://example.org/" + "a" * 2000},
+        "source",
+    ),
+    Bad(
+        "disposal without a reason",
+        "case-evidence-dispose",
+        "officer",
+        lambda w: {},
+        "reason",
+        pk=exhibit("disclosed"),
+    ),
+    Bad(
+        "legal hold reason too long",
+        "case-legal-hold-list",
+        "officer",
+        lambda w: {"reason": LONG_TEXT},
+        "reason",
+    ),
+    Bad(
+        "legal hold without a reason",
+        "case-legal-hold-list",
+        "officer",
+        lambda w: {"reason": "  "},
+        "reason",
+    ),
 )
 
 
@@ -1863,7 +2361,10 @@ def test_bad_input_is_refused_naming_the_field_and_nothing_is_stored(
     if bad.raw is not None:
         response = client.post(url, bad.raw, content_type="application/json")
     else:
-        response = client.post(url, bad.body(world), format="json")
+        body = bad.body(world)
+        response = client.post(
+            url, body, format="multipart" if bad.form or is_form(body) else "json"
+        )
     assert response.status_code == 400, response.content[:500]
     err = error(response)
     assert err["message"]
@@ -1897,3 +2398,83 @@ def test_huge_ids_are_not_found_not_a_server_error(make_world: Callable[[str], W
         )
         assert response.status_code == 404, (route, response.content)
     assert snapshot() == before
+
+
+def test_exhibits_and_holds_that_do_not_exist_are_not_found(
+    make_world: Callable[[str], World],
+) -> None:
+    """Ids past any integer column, digits that are not ASCII, words: 404, never a server error."""
+    world = make_world("assessment")
+    client = client_for(world.cast["officer"])
+    before = snapshot()
+    for pk in (10**20, "\u00b2", "0", "E-1"):
+        for route in ("case-evidence-detail", "case-evidence-download", "case-evidence-custody"):
+            response = client.get(reverse(route, kwargs={"case_number": world.number, "pk": pk}))
+            assert response.status_code == 404, (route, pk, response.content)
+        for route, body in (
+            ("case-evidence-disclose", {"to": "respondent"}),
+            ("case-evidence-reveal", {"file": upload("p.txt", PROBE_BYTES)}),
+            ("case-evidence-dispose", {"reason": "r"}),
+            ("case-legal-hold-release", {}),
+        ):
+            url = reverse(route, kwargs={"case_number": world.number, "pk": pk})
+            response = call(client, "POST", url, body)
+            assert response.status_code == 404, (route, pk, response.content)
+    assert snapshot() == before
+
+
+# --- The evidence vault: what the matrix does not show -------------------------------------------
+
+
+def test_a_snapshot_request_is_accepted_pending_and_acquired_only_after_commit(
+    make_world: Callable[[str], World], django_capture_on_commit_callbacks: Any
+) -> None:
+    world = make_world("assessment")
+    client = client_for(world.cast["member"])
+    files = stored_files()
+    url = reverse("case-evidence-snapshot", kwargs={"case_number": world.number})
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        response = client.post(
+            url, {"kind": "web", "source": "https://example.org/page"}, format="json"
+        )
+    assert response.status_code == 202, response.content
+    data = response.json()
+    assert (data["kind"], data["status"], data["progress"]) == ("web_capture", "pending", 0)
+    assert data["source"]["url"] == "https://example.org/page" and not data["sha256"]
+    assert len(queued) == 1  # the acquisition waits for a commit, which never comes here
+    item = EvidenceItem.objects.get(pk=data["id"])
+    assert item.status == EvidenceItem.Status.PENDING and item.blob is None
+    assert stored_files() == files
+
+
+def test_reading_an_exhibit_is_on_its_chain_of_custody(
+    make_world: Callable[[str], World],
+) -> None:
+    world = make_world("assessment")
+    client = client_for(world.cast["respondent"])
+    kwargs = {"case_number": world.number, "pk": world.exhibit["disclosed"]}
+    assert client.get(reverse("case-evidence-detail", kwargs=kwargs)).status_code == 200
+    response = client.get(reverse("case-evidence-download", kwargs=kwargs))
+    assert response.status_code == 200
+    assert content_of(response) == DISCLOSED_BYTES
+    assert response["X-Content-SHA256"] == DISCLOSED_SHA
+    events = client_for(world.cast["officer"]).get(
+        reverse("case-evidence-custody", kwargs=kwargs)
+    )
+    chain = [(e["action"], e["actor"], e["hash_ok"]) for e in events.json()]
+    assert chain == [
+        ("acquired", "officer", True),
+        ("disclosed", "officer", None),
+        ("viewed", "respondent", None),
+        ("downloaded", "respondent", True),
+    ]
+    # A hold the office released is still listed, with when; none is shown to a party.
+    office = client_for(world.cast["officer"])
+    release = reverse(
+        "case-legal-hold-release", kwargs={"case_number": world.number, "pk": world.hold}
+    )
+    assert office.post(release).status_code == 200
+    assert office.post(release).status_code == 409
+    holds = office.get(reverse("case-legal-hold-list", kwargs={"case_number": world.number}))
+    assert [h["released_at"] is not None for h in results(holds.json())] == [True]
+    assert LegalHold.objects.get(pk=world.hold).released_by == world.cast["officer"]

@@ -68,7 +68,7 @@ def flip(value: bytes, at: int = 0) -> bytes:
     return value[:at] + bytes([value[at] ^ 0x01]) + value[at + 1 :]
 
 
-# --- Hashes and roots ------------------------------------------------------------------------------
+# --- Hashes and roots -----------------------------------------------------------------------------
 
 
 def test_leaf_and_node_hashes_carry_the_rfc_prefixes() -> None:
@@ -134,7 +134,7 @@ def test_the_builder_refuses_a_leaf_that_is_not_a_hash() -> None:
         merkle.TreeBuilder().append(b"short")
 
 
-# --- Inclusion proofs ------------------------------------------------------------------------------
+# --- Inclusion proofs -----------------------------------------------------------------------------
 
 SIZES = range(1, 22)
 
@@ -177,7 +177,7 @@ def test_inclusion_of_an_index_outside_the_tree_is_refused() -> None:
         merkle.inclusion_proof(3, LEAVES[:3])
 
 
-# --- Consistency proofs ----------------------------------------------------------------------------
+# --- Consistency proofs ---------------------------------------------------------------------------
 
 
 def pairs() -> list[tuple[int, int]]:

@@ -369,9 +369,12 @@ def test_a_git_snapshot_of_a_local_repository_stores_a_bundle_with_refs_and_hist
     bundle = tmp_path / "copy.bundle"
     bundle.write_bytes(stored_path(item).read_bytes())
     assert hashlib.sha256(bundle.read_bytes()).hexdigest() == item.sha256
+    restored = tmp_path / "restored"
     subprocess.run(
-        ["git", "bundle", "verify", str(bundle)], check=True, capture_output=True, cwd=tmp_path
+        ["git", "clone", "-q", "--mirror", str(bundle), str(restored)], check=True, cwd=tmp_path
     )
+    assert git(restored, "rev-parse", "refs/tags/v1.0") == head
+    assert git(restored, "show", f"{head}:model.py").startswith("class MiniVModel")
 
 
 def test_a_snapshot_of_a_vanished_repository_records_the_fact(

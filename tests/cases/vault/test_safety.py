@@ -46,7 +46,7 @@ SMALL = Limits(
 )
 
 
-# --- builders --------------------------------------------------------------------------------------
+# --- builders ------------------------------------------------------------------------------------
 
 
 def make_zip(path: Path, members: dict[str, bytes]) -> Path:
@@ -116,7 +116,7 @@ def refused(path: Path, limits: Limits = SMALL) -> UnsafeUpload:
     return caught.value
 
 
-# --- safe archives ---------------------------------------------------------------------------------
+# --- safe archives -------------------------------------------------------------------------------
 
 
 def test_a_safe_zip_passes_and_lists_its_entries(tmp_path: Path) -> None:
@@ -134,7 +134,9 @@ def test_a_safe_zip_passes_and_lists_its_entries(tmp_path: Path) -> None:
     assert report.to_dict()["entry_count"] == 3
 
 
-@pytest.mark.parametrize("mode,kind", [("w", "tar"), ("w:gz", "tar.gz"), ("w:bz2", "tar.bz2"), ("w:xz", "tar.xz")])
+@pytest.mark.parametrize(
+    "mode,kind", [("w", "tar"), ("w:gz", "tar.gz"), ("w:bz2", "tar.bz2"), ("w:xz", "tar.xz")]
+)
 def test_safe_tars_pass_with_internal_links(tmp_path: Path, mode: str, kind: str) -> None:
     def build(tf: tarfile.TarFile) -> None:
         add_tar_member(tf, "project", type=tarfile.DIRTYPE)
@@ -188,7 +190,7 @@ def test_nested_archives_within_the_limit_are_inspected(tmp_path: Path) -> None:
     assert by_where[("middle.zip!/inner.zip", "deep.txt")].size == 4
 
 
-# --- names, links, special files --------------------------------------------------------------------
+# --- names, links, special files -----------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -284,7 +286,7 @@ def test_zip_device_file_is_refused(tmp_path: Path) -> None:
     assert refused(path).problem == "device_file"
 
 
-# --- bombs and sizes -------------------------------------------------------------------------------
+# --- bombs and sizes -----------------------------------------------------------------------------
 
 
 def test_zip_bomb_is_refused_by_its_declared_ratio(tmp_path: Path) -> None:
@@ -349,8 +351,19 @@ def test_tar_gz_bomb_is_refused_while_streaming(tmp_path: Path) -> None:
     with tarfile.open(path, "w:gz") as tf:
         info = tarfile.TarInfo("zeros.bin")
         info.size = 40 * MiB
-        tf.addfile(info, io.BufferedReader(io.BytesIO(bytes(40 * MiB))))  # type: ignore[arg-type]
+        tf.addfile(info, io.BytesIO(bytes(40 * MiB)))
     assert refused(path).problem == "zip_bomb_ratio"
+
+
+def test_a_huge_tar_metadata_header_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "pax.tgz"
+    with tarfile.open(path, "w:gz", format=tarfile.PAX_FORMAT) as tf:
+        info = tarfile.TarInfo("x.txt")
+        info.pax_headers = {"comment": "z" * (3 * MiB)}
+        tf.addfile(info, None)
+    error = refused(path, Limits(max_ratio=10**6))
+    assert error.problem == "corrupt_archive"
+    assert "metadata header" in error.message
 
 
 def test_overlapping_zip_entries_are_refused(tmp_path: Path) -> None:
@@ -414,7 +427,7 @@ def test_the_upload_itself_over_the_limit_is_refused(tmp_path: Path) -> None:
     assert refused(path, Limits(max_upload_bytes=1000)).problem == "file_too_large"
 
 
-# --- corrupt archives ------------------------------------------------------------------------------
+# --- corrupt archives ----------------------------------------------------------------------------
 
 
 def test_truncated_zip_is_corrupt(tmp_path: Path) -> None:
@@ -443,13 +456,15 @@ def test_garbage_behind_a_gzip_magic_is_corrupt(tmp_path: Path) -> None:
 
 
 def test_truncated_tar_gz_is_corrupt(tmp_path: Path) -> None:
-    path = make_tar(tmp_path / "t.tgz", lambda tf: add_tar_member(tf, "r", os.urandom(50000)), "w:gz")
+    path = make_tar(
+        tmp_path / "t.tgz", lambda tf: add_tar_member(tf, "r", os.urandom(50000)), "w:gz"
+    )
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
     assert refused(path).problem == "corrupt_archive"
 
 
-# --- streaming writes and quotas -------------------------------------------------------------------
+# --- streaming writes and quotas -----------------------------------------------------------------
 
 
 def test_stream_to_file_hashes_while_writing(tmp_path: Path) -> None:
@@ -458,7 +473,9 @@ def test_stream_to_file_hashes_while_writing(tmp_path: Path) -> None:
     size, digest = stream_to_file(io.BytesIO(payload), dest, max_bytes=10 * MiB)
     assert (size, digest) == (len(payload), hashlib.sha256(payload).hexdigest())
     assert dest.read_bytes() == payload
-    size2, digest2 = stream_to_file(iter([payload[:10], payload[10:]]), tmp_path / "b2", max_bytes=10 * MiB)
+    size2, digest2 = stream_to_file(
+        iter([payload[:10], payload[10:]]), tmp_path / "b2", max_bytes=10 * MiB
+    )
     assert (size2, digest2) == (size, digest)
 
 
@@ -498,7 +515,7 @@ def test_unknown_problem_codes_are_a_bug() -> None:
         UnsafeUpload("x", problem="made_up")
 
 
-# --- sniffing and text -----------------------------------------------------------------------------
+# --- sniffing and text ---------------------------------------------------------------------------
 
 
 def test_a_png_named_txt_is_sniffed_as_png(tmp_path: Path) -> None:
@@ -510,6 +527,14 @@ def test_a_png_named_txt_is_sniffed_as_png(tmp_path: Path) -> None:
 
 def test_sniff_tells_archives_and_text_kinds(tmp_path: Path) -> None:
     assert sniff(zip_bytes({"a": b"a"})).mime == "application/zip"
+    assert sniff(zip_bytes({"a": b"a"})).archive == "zip"
+    assert sniff(gzip.compress(b"plain")).archive == "gzip"
+    tgz = make_tar(tmp_path / "t", lambda tf: add_tar_member(tf, "x", b"x"), "w:gz")
+    assert (sniff(tgz).mime, sniff(tgz).archive) == ("application/gzip", "tar.gz")
+    assert sniff(tgz.read_bytes()).archive == "tar.gz"
+    docx = zip_bytes({"[Content_Types].xml": b"<Types/>", "word/document.xml": b"<w:document/>"})
+    assert sniff(docx).archive == "zip"  # whatever filetype calls it, it gets inspected
+    assert sniff(b"plain text").archive is None
     assert sniff(b"<!DOCTYPE html><html><body>hi</body></html>").mime == "text/html"
     assert sniff(b'{"a": [1, 2]}').mime == "application/json"
     plain = sniff("Grüße aus Zürich\n".encode())
@@ -552,7 +577,7 @@ def test_random_bytes_are_not_text_and_are_kept_as_bytes() -> None:
     assert not sniff(os.urandom(4096)).is_text
 
 
-# --- pickles ---------------------------------------------------------------------------------------
+# --- pickles -------------------------------------------------------------------------------------
 
 
 def test_pickles_are_recognised_by_name_and_by_content(tmp_path: Path) -> None:
