@@ -21,8 +21,8 @@ from cases.evidence.models import CustodyEvent, EvidenceItem, LegalHold
 MAX_TEXT = 20_000
 
 
-class EvidenceOutputSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
-    label = serializers.CharField(read_only=True)
+class EvidenceOutputSerializer(serializers.ModelSerializer):
+    label = serializers.CharField(read_only=True)  # type: ignore[assignment]
     collected_by = serializers.CharField(source="collected_by.get_username", read_only=True)
 
     class Meta:
@@ -61,7 +61,7 @@ class EvidenceOutputSerializer(serializers.ModelSerializer):  # type: ignore[typ
         return data
 
 
-class UploadInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+class UploadInputSerializer(serializers.Serializer):
     file = serializers.FileField()
     kind = serializers.ChoiceField(
         choices=[
@@ -75,9 +75,9 @@ class UploadInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
     purpose = serializers.CharField(required=False, allow_blank=True, max_length=MAX_TEXT)
 
 
-class SnapshotInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+class SnapshotInputSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=[("git", "git"), ("model", "model"), ("web", "web")])
-    source = serializers.CharField(
+    source = serializers.CharField(  # type: ignore[assignment]
         max_length=2000,
         help_text="https URL, ssh/git URL (git), hf:<org>/<name>[@revision] (model), or a path "
         "under SLIPCASE_SNAPSHOT_ROOTS.",
@@ -86,28 +86,28 @@ class SnapshotInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
     accept_pickle_as_inert = serializers.BooleanField(default=False)
 
 
-class ProbeSetInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+class ProbeSetInputSerializer(serializers.Serializer):
     description = serializers.CharField(max_length=MAX_TEXT)
     sha256 = serializers.CharField(required=False, allow_blank=True, max_length=64)
     file = serializers.FileField(required=False)
 
 
-class RevealInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+class RevealInputSerializer(serializers.Serializer):
     file = serializers.FileField()
 
 
-class DiscloseInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+class DiscloseInputSerializer(serializers.Serializer):
     to = serializers.ChoiceField(
         choices=[("respondent", "respondent"), ("complainant", "complainant")]
     )
     purpose = serializers.CharField(required=False, allow_blank=True, max_length=MAX_TEXT)
 
 
-class ReasonInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+class ReasonInputSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=MAX_TEXT)
 
 
-class CustodySerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+class CustodySerializer(serializers.ModelSerializer):
     actor = serializers.SerializerMethodField()
 
     class Meta:
@@ -128,7 +128,7 @@ class CustodySerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
         return event.actor.get_username() if event.actor is not None else None
 
 
-class LegalHoldSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+class LegalHoldSerializer(serializers.ModelSerializer):
     placed_by = serializers.CharField(source="placed_by.get_username", read_only=True)
 
     class Meta:

@@ -43,14 +43,6 @@ from cases.services import event_record
 log = logging.getLogger("slipcase.evidence")
 
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
-ARCHIVE_TYPES = {
-    "application/zip",
-    "application/x-tar",
-    "application/gzip",
-    "application/x-gzip",
-    "application/x-bzip2",
-    "application/x-xz",
-}
 COMMITTEE_WRITERS = {wf.INTEGRITY_OFFICER, wf.CHAIR, wf.COMMITTEE_MEMBER}
 
 
@@ -158,6 +150,7 @@ class Checked:
     is_text: bool
     encoding: str | None
     archive_entries: int | None
+    archive: str | None = None
 
 
 def _check_upload(path: Path) -> Checked:
@@ -168,14 +161,14 @@ def _check_upload(path: Path) -> Checked:
     sniffed = sniff(path)
     entries = None
     try:
-        if sniffed.mime in ARCHIVE_TYPES:
+        if sniffed.archive:
             report = inspect_archive(path, limits=_limits())
             entries = len(report.entries)
     except UnsafeUpload as exc:
         raise ValidationFailed(
             f"Upload refused: {exc}", field="file", extra={"problem": exc.problem}
         ) from exc
-    return Checked(sniffed.mime, sniffed.is_text, sniffed.encoding, entries)
+    return Checked(sniffed.mime, sniffed.is_text, sniffed.encoding, entries, sniffed.archive)
 
 
 def _max_upload() -> int:

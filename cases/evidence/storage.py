@@ -62,11 +62,11 @@ def _local_root(storage: Storage) -> Path | None:
 
 def _chunks_of(source: IO[bytes] | Iterable[bytes]) -> Iterator[bytes]:
     if hasattr(source, "read"):
-        read = source.read  # type: ignore[union-attr]
+        read = source.read
         while chunk := read(CHUNK):
             yield chunk
     else:
-        yield from source  # type: ignore[misc]
+        yield from source
 
 
 class Spool:

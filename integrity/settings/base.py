@@ -175,6 +175,16 @@ SLIPCASE_MAX_CASE_BYTES = env_int("SLIPCASE_MAX_CASE_BYTES", default=200 * 1024*
 # (os.pathsep-separated). Empty: only URLs.
 SLIPCASE_SNAPSHOT_ROOTS = [p for p in env_str("SLIPCASE_SNAPSHOT_ROOTS").split(":") if p]
 
+# Audit log: Ed25519 signing key for tree heads (PEM path; default: generated once under
+# var/keys/), public keys of retired signing keys (PEM paths, os.pathsep-separated), and an
+# optional RFC 3161 time-stamping authority for tree heads.
+SLIPCASE_AUDIT_SIGNING_KEY = env_str("SLIPCASE_AUDIT_SIGNING_KEY")
+SLIPCASE_AUDIT_PUBLIC_KEYS = [p for p in env_str("SLIPCASE_AUDIT_PUBLIC_KEYS").split(":") if p]
+SLIPCASE_TSA_URL = env_str("SLIPCASE_TSA_URL")
+SLIPCASE_TSA_CERT = env_str("SLIPCASE_TSA_CERT")
+SLIPCASE_TSA_TIMEOUT = env_int("SLIPCASE_TSA_TIMEOUT", default=10, minimum=1)
+SLIPCASE_TSA_REQUIRED = env_bool("SLIPCASE_TSA_REQUIRED", default=False)
+
 # --- E-mail ---------------------------------------------------------------------------------------
 
 EMAIL_BACKEND = env_str("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
@@ -286,6 +296,16 @@ CELERY_BEAT_SCHEDULE = {
     "clocks-sweep": {
         "task": "cases.tasks.clocks_sweep",
         "schedule": crontab(minute="*/15"),
+    },
+    # A signed tree head for the audit log every hour (nothing is signed when nothing changed).
+    "audit-sign": {
+        "task": "cases.tasks.audit_sign",
+        "schedule": crontab(minute=5),
+    },
+    # Re-hash all stored evidence every night.
+    "evidence-verify": {
+        "task": "cases.tasks.evidence_verify",
+        "schedule": crontab(hour=3, minute=30),
     },
 }
 

@@ -77,3 +77,15 @@ def test_the_clock_sweep_runs_through_a_broker_on_a_real_worker(
     assert result.get(timeout=30) == {"warned": 1, "overdue": 1}
     assert result.status == "SUCCESS"
     assert TimelineEvent.objects.filter(case=case, kind="clock_overdue").count() == 1
+
+
+@pytest.mark.django_db
+def test_the_audit_sign_task_signs_a_tree_head_over_the_case_events(officer: User) -> None:
+    from cases.audit.models import AuditEntry
+    from cases.tasks import audit_sign
+
+    services.case_open(actor=officer, workflow="research_misconduct", title="Signed")
+    result = audit_sign.delay().get()
+    assert result["tree_size"] == AuditEntry.objects.count() - 1  # the head is itself logged
+    assert len(result["root"]) == 64
+    assert app.conf.beat_schedule["audit-sign"]["task"] == "cases.tasks.audit_sign"

@@ -23,7 +23,7 @@ def page(user: User | None, case: Case) -> tuple[int, str]:
 
 
 @pytest.fixture
-def exhibits(case: Case, officer: User, access_for):  # type: ignore[no-untyped-def]
+def exhibits(case: Case, officer: User, access_for):
     access = access_for(officer, case)
     shown = evidence.evidence_upload(
         access=access,

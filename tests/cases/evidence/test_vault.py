@@ -30,7 +30,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def committed(django_capture_on_commit_callbacks):  # type: ignore[no-untyped-def]
+def committed(django_capture_on_commit_callbacks):
     """``with committed():`` runs what a service queued for after commit (snapshot tasks, byte
     deletions) at the end of the block, as a real commit would."""
     return lambda: django_capture_on_commit_callbacks(execute=True)
@@ -189,7 +189,7 @@ def test_a_safe_archive_is_stored_with_its_entry_count(
     assert item.metadata["archive_entries"] == 2
 
 
-# --- Reading: verified streams, flipped bytes, the sweep ------------------------------------------------
+# --- Reading: verified streams, flipped bytes, the sweep ------------------------------------------
 
 
 def test_a_download_streams_the_bytes_and_logs_a_verified_custody_event(
@@ -242,7 +242,7 @@ def test_evidence_verify_passes_then_names_a_flipped_blob_and_exits_non_zero(
     assert good.custody.filter(action="verified", hash_ok=True).count() == 2
 
 
-# --- Disclosure and who sees what ---------------------------------------------------------------------
+# --- Disclosure and who sees what -----------------------------------------------------------------
 
 
 def test_a_respondent_sees_only_disclosed_exhibits_and_disclosure_is_logged(
@@ -271,7 +271,7 @@ def test_a_respondent_sees_only_disclosed_exhibits_and_disclosure_is_logged(
     seen = client_for(respondent).get(base).json()["results"]
     assert [e["label"] for e in seen] == ["E-1"] and "collected_by" not in seen[0]
     download = client_for(respondent).get(f"{base}{first.json()['id']}/download/")
-    assert download.status_code == 200 and b"".join(download.streaming_content) == PDF
+    assert download.status_code == 200 and b"".join(download.streaming_content) == PDF  # type: ignore[attr-defined]
     assert download["X-Content-SHA256"] == hashlib.sha256(PDF).hexdigest()
     assert client_for(complainant).get(base).json()["results"] == []
     assert client_for(outsider).get(base).status_code == 404
@@ -284,7 +284,7 @@ def test_a_respondent_sees_only_disclosed_exhibits_and_disclosure_is_logged(
     assert client_for(respondent).get(f"{base}{first.json()['id']}/custody/").status_code == 403
 
 
-# --- Sealed probe sets -----------------------------------------------------------------------------
+# --- Sealed probe sets ----------------------------------------------------------------------------
 
 
 def test_a_sealed_probe_set_is_accepted_only_when_its_hash_matches(
@@ -326,7 +326,7 @@ def test_a_probe_set_commitment_needs_a_well_formed_hash(
     assert EvidenceItem.objects.count() == 0
 
 
-# --- Snapshots of local repositories -----------------------------------------------------------------
+# --- Snapshots of local repositories --------------------------------------------------------------
 
 
 def git(cwd: Path, *args: str) -> str:
@@ -470,7 +470,7 @@ def test_a_model_repository_with_a_pickle_is_refused_unless_accepted(
     assert accepted.metadata["pickles_accepted_as_inert"] is True
 
 
-# --- Retention and legal holds ---------------------------------------------------------------------
+# --- Retention and legal holds --------------------------------------------------------------------
 
 
 def test_evidence_cannot_be_disposed_of_under_retention_or_hold_and_leaves_a_tombstone(
