@@ -47,6 +47,11 @@ log "applying migrations"
 log "seeding demo data"
 "$PY" manage.py seed_demo
 
+log "checking the evidence store and the audit log"
+"$PY" manage.py evidence_verify
+"$PY" manage.py audit_sign
+"$PY" manage.py audit_verify
+
 trap stop_worker EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM

@@ -6,6 +6,7 @@ Everything is written through the services, as a user would, so the timeline is 
 
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 from typing import Any
 
@@ -80,6 +81,42 @@ class Command(BaseCommand):
             officer.is_staff = True
             officer.save(update_fields=["is_staff"])
         return users
+
+    def _evidence(self, office: Any, complainant: Any) -> None:
+        """Exhibits of the demo case, stored through the vault like any upload."""
+        from django.core.files.uploadedfile import SimpleUploadedFile
+
+        from cases.evidence import services as evidence
+
+        comparison = evidence.evidence_upload(
+            access=office,
+            upload=SimpleUploadedFile(
+                "comparison.txt",
+                "Side-by-side comparison of MiniV-7B and VisionLlama-7B (complainant's summary).\n"
+                "Class MiniVModel appears as VisionLlama; 41 identifiers renamed consistently.\n"
+                "Weights differ from MiniV's by i.i.d. Gaussian noise, sigma about 1/708.\n".encode(),
+            ),
+            kind="document",
+            description="Complainant's comparison of the two releases",
+        )
+        evidence.evidence_disclose(
+            access=office, item=comparison, to="respondent", purpose="notice of allegations"
+        )
+        evidence.evidence_upload(
+            access=office,
+            upload=SimpleUploadedFile(
+                "takedown-request.txt",
+                b"Model page and repositories of VisionLlama-7B deleted on 2026-05-23.\n",
+            ),
+            kind="statement",
+            description="Note on the deleted repositories (internal)",
+        )
+        probes = "\n".join(f"slip-{i:04d}.png\t{c}" for i, c in enumerate("禾黍稷麦菽", 1))
+        evidence.probe_set_commit(
+            access=complainant,
+            description="Unreleased bamboo-slip character probe set (竹简), sealed by its hash",
+            sha256=hashlib.sha256(probes.encode()).hexdigest(),
+        )
 
     def _case(self, u: dict[str, Any]) -> str:
         work_original = {
@@ -209,6 +246,9 @@ class Command(BaseCommand):
             body="Please send the commit history of your local copy by the end of next week.",
             visibility="party",
             party=respondent_rows[1],
+        )
+        self._evidence(
+            office, selectors.case_get_for_user(user=u["complainant"], number=case.number)
         )
         # One clock close to due, to show warnings on the dashboard.
         investigation = case.clocks.get(key="investigation")
