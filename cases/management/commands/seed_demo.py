@@ -92,9 +92,9 @@ class Command(BaseCommand):
             access=office,
             upload=SimpleUploadedFile(
                 "comparison.txt",
-                "Side-by-side comparison of MiniV-7B and VisionLlama-7B (complainant's summary).\n"
-                "Class MiniVModel appears as VisionLlama; 41 identifiers renamed consistently.\n"
-                "Weights differ from MiniV's by i.i.d. Gaussian noise, sigma about 1/708.\n".encode(),
+                b"Side-by-side comparison of MiniV-7B and VisionLlama-7B (complainant's summary).\n"
+                b"Class MiniVModel appears as VisionLlama; 41 identifiers renamed consistently.\n"
+                b"Weights differ from MiniV's by i.i.d. Gaussian noise, sigma about 1/708.\n",
             ),
             kind="document",
             description="Complainant's comparison of the two releases",
