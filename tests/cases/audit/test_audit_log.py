@@ -609,3 +609,33 @@ def test_the_audit_sign_command_prints_the_head(db: None) -> None:
     call_command("audit_sign", stdout=out)
     head = TreeHead.objects.get()
     assert out.getvalue().startswith(f"tree head #{head.pk}: size 2, root {head.root_hash}")
+
+
+@pytest.mark.django_db
+def test_joining_the_office_group_and_flag_changes_are_audited() -> None:
+    from django.contrib.auth.models import Group
+
+    from cases.audit.models import AuditEntry
+    from cases.selectors import OFFICE_GROUP
+    from tests.factories import UserFactory
+
+    user = UserFactory.create(username="newofficer")
+    office, _ = Group.objects.get_or_create(name=OFFICE_GROUP)
+    user.groups.add(office)
+    office.user_set.remove(user)
+    user.is_staff = True
+    user.save()
+    changes = [e.payload for e in AuditEntry.objects.filter(kind="permission.changed")]
+    assert {
+        "user": "newofficer",
+        "change": "groups",
+        "action": "add",
+        "names": [OFFICE_GROUP],
+    } in changes
+    assert {
+        "user": "newofficer",
+        "change": "groups",
+        "action": "remove",
+        "names": [OFFICE_GROUP],
+    } in changes
+    assert {"user": "newofficer", "change": "flags", "flags": {"is_staff": True}} in changes
