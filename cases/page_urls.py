@@ -5,5 +5,5 @@ from django.urls import path
 from cases import views
 
 urlpatterns = [
-    path("cases/<str:number>/", views.case_detail, name="case-detail"),
+    path("cases/<str:number>/", views.case_detail, name="case-page"),
 ]

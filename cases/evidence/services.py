@@ -367,14 +367,18 @@ def evidence_disclose(
         purpose=purpose,
         details={"to": to},
     )
-    event_record(
-        case=access.case,
-        kind="evidence_disclosed",
-        summary=f"Exhibit {row.label} disclosed to the {to}.",
-        actor=access.user,
-        data={"item": row.pk, "to": to},
-        visible_to_parties=True,
-    )
+    # Each party of that role sees the event on their timeline; the others do not.
+    recipients: list[Any] = list(access.case.case_parties.filter(role=to)) or [None]
+    for recipient in recipients:
+        event_record(
+            case=access.case,
+            kind="evidence_disclosed",
+            summary=f"Exhibit {row.label} disclosed to the {to}.",
+            actor=access.user,
+            data={"item": row.pk, "to": to},
+            visible_to_parties=recipient is not None,
+            party=recipient,
+        )
     return row
 
 
