@@ -115,3 +115,41 @@ def test_tests_run_with_fast_hashing_and_eager_tasks() -> None:
     assert settings.CELERY_TASK_ALWAYS_EAGER is True
     assert settings.CELERY_TASK_EAGER_PROPAGATES is True
     assert "slipcase-test-media-" in str(settings.MEDIA_ROOT)
+
+
+def test_evidence_goes_to_s3_compatible_storage_when_a_bucket_is_configured(
+    tmp_path: Path,
+) -> None:
+    env = child_env(
+        tmp_path,
+        "integrity.settings.local",
+        SLIPCASE_EVIDENCE_S3_BUCKET="slipcase-evidence",
+        AWS_S3_ENDPOINT_URL="http://127.0.0.1:9",
+    )
+    probe = (
+        "import django; django.setup();"
+        "from django.core.files.storage import storages;"
+        "s = storages['evidence'];"
+        "print(type(s).__module__, type(s).__name__, s.bucket_name, s.file_overwrite)"
+    )
+    result = run_python(["-c", probe], env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [
+        "storages.backends.s3",
+        "S3Storage",
+        "slipcase-evidence",
+        "False",
+    ]
+
+
+def test_evidence_is_a_local_read_only_folder_by_default(tmp_path: Path) -> None:
+    env = child_env(tmp_path, "integrity.settings.local")
+    probe = (
+        "import django; django.setup();"
+        "from django.core.files.storage import storages;"
+        "s = storages['evidence']; print(s.location, oct(s.file_permissions_mode))"
+    )
+    result = run_python(["-c", probe], env)
+    assert result.returncode == 0, result.stderr
+    location, mode = result.stdout.split()
+    assert location == str(tmp_path / "evidence") and mode == "0o440"
