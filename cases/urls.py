@@ -3,6 +3,7 @@
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter, SimpleRouter
 
+from analysis import apis as analysis_apis
 from cases import apis
 from cases.evidence import apis as evidence_apis
 
@@ -23,6 +24,7 @@ case_router.register("appeals", apis.AppealViewSet, basename="case-appeal")
 case_router.register("timeline", apis.TimelineViewSet, basename="case-timeline")
 case_router.register("evidence", evidence_apis.EvidenceViewSet, basename="case-evidence")
 case_router.register("legal-holds", evidence_apis.LegalHoldViewSet, basename="case-legal-hold")
+case_router.register("analyses", analysis_apis.AnalysisViewSet, basename="case-analysis")
 
 urlpatterns = [
     path("", include(router.urls)),

@@ -307,10 +307,15 @@ def evidence_stream(
 ) -> Iterator[bytes]:
     """The item's bytes, hash-checked as they stream. The custody event is written when the
     stream ends: ``hash_ok`` true, or false with a loud log and audit entry on a mismatch."""
+    return _stream_item(item=item, user=access.user, purpose=purpose, action=action)
+
+
+def _stream_item(
+    *, item: EvidenceItem, user: User | None, purpose: str, action: str
+) -> Iterator[bytes]:
     if item.status != EvidenceItem.Status.STORED or item.blob is None:
         raise Conflict(f"Exhibit {item.label} has no stored bytes ({item.status}).")
     blob = item.blob
-    user = access.user
 
     def stream() -> Iterator[bytes]:
         try:
@@ -955,3 +960,61 @@ def open_item_file(item: EvidenceItem) -> IO[Any]:
     if item.blob is None:
         raise Conflict(f"Exhibit {item.label} has no stored bytes.")
     return blob_open(item.blob)
+
+
+# --- Outputs of analyses --------------------------------------------------------------------------
+
+
+def evidence_store_generated(
+    *,
+    case: Case,
+    actor: User,
+    data: bytes,
+    filename: str,
+    media_type: str,
+    description: str,
+    method: str,
+    source: dict[str, Any] | None = None,
+    kind: str = EvidenceItem.Kind.ANALYSIS_OUTPUT,
+) -> EvidenceItem:
+    """Store bytes that Slipcase produced (an analysis report) as a new exhibit of the case."""
+    with transaction.atomic():
+        blob = blob_ingest([data])
+        item = EvidenceItem.objects.create(
+            case=case,
+            number=_next_number(case),
+            description=description[:20_000],
+            kind=kind,
+            status=EvidenceItem.Status.STORED,
+            source=source or {},
+            collected_by=actor,
+            collected_at=timezone.now(),
+            method=method[:200],
+            blob=blob,
+            filename=_safe_filename(filename),
+            media_type=media_type,
+            size=blob.size,
+            sha256=blob.sha256,
+        )
+        custody_record(
+            item=item,
+            action=CustodyEvent.Action.ACQUIRED,
+            actor=actor,
+            purpose="produced by an analysis run",
+            observed=blob.sha256,
+            details={"source": source or {}},
+        )
+    return item
+
+
+def evidence_materialize(
+    *, item: EvidenceItem, actor: User | None, dest: Path, purpose: str
+) -> Path:
+    """Write an exhibit's bytes to ``dest`` for an analysis, hash-checked as they stream; the read
+    is an ``analysed`` custody event (with ``hash_ok``). Raises IntegrityMismatch on bad bytes."""
+    with open(dest, "wb") as out:
+        for chunk in _stream_item(
+            item=item, user=actor, purpose=purpose, action=CustodyEvent.Action.ANALYSED
+        ):
+            out.write(chunk)
+    return dest

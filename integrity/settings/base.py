@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "django_celery_results",
     "integrity.apps.IntegrityConfig",
     "cases.apps.CasesConfig",
+    "analysis.apps.AnalysisConfig",
 ]
 
 MIDDLEWARE = [
@@ -242,6 +243,8 @@ SPECTACULAR_SETTINGS = {
         "PartyRoleEnum": "cases.models.CaseParty.Role",
         "MemberRoleEnum": "cases.models.CaseMember.Role",
         "WorkflowEnum": "cases.models.WORKFLOW_CHOICES",
+        "AnalysisKindEnum": "analysis.models.AnalysisRun.Kind",
+        "EvidenceKindEnum": "cases.evidence.models.EvidenceItem.Kind",
     },
 }
 

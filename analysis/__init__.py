@@ -1,0 +1,1 @@
+"""Analysis runs: pure analysis packages (``codesim``, ...) and their Django glue."""
