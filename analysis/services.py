@@ -239,6 +239,15 @@ def _execute_codesim(run: AnalysisRun, workdir: Path) -> None:
     data = report.to_dict()
     labels = {e.role: e.item.label for e in inputs}
     data["inputs"] = {e.role: {"label": e.item.label, "sha256": e.sha256} for e in inputs}
+    # The texts of the files in the reported pairs, so that the viewer needs no re-extraction.
+    shown = {("original", p["left_path"]) for p in data["pairs"]} | {
+        ("suspect", p["right_path"]) for p in data["pairs"]
+    }
+    data["sources"] = {
+        side: {path: text for path, text in files.items() if (side, path) in shown}
+        for side, files in report.sources.items()
+        if side in ("original", "suspect")
+    }
     report_bytes = json.dumps(data, sort_keys=True, indent=1, ensure_ascii=False).encode()
     html_bytes = codesim.render_html(report).encode()
     elapsed = time.perf_counter() - started

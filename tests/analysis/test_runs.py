@@ -177,3 +177,52 @@ def test_a_run_whose_input_bytes_changed_fails_with_the_reason(
     run = AnalysisRun.objects.get()
     assert run.status == "failed" and "hash mismatch" in run.failure_reason
     assert suspect.custody.filter(action="analysed", hash_ok=False).exists()
+
+
+def test_the_results_page_and_the_side_by_side_viewer(
+    case: Case,
+    officer: User,
+    respondent: User,
+    access_for,
+    django_capture_on_commit_callbacks,
+) -> None:
+    from django.test import Client
+
+    from analysis import services
+
+    access = access_for(officer, case)
+    hostile = SUSPECT + '\nBANNER = "</pre><script>alert(1)</script>"\n'
+    original = evidence.evidence_upload(
+        access=access,
+        upload=SimpleUploadedFile("a.zip", zipped({"miniv/model.py": ORIGINAL})),
+        kind="source_archive",
+        description="original",
+    )
+    suspect = evidence.evidence_upload(
+        access=access,
+        upload=SimpleUploadedFile("b.zip", zipped({"vl/net.py": hostile})),
+        kind="source_archive",
+        description="suspect",
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        run = services.analysis_start(
+            access=access,
+            kind="codesim",
+            inputs={"original": [original.pk], "suspect": [suspect.pk]},
+        )
+    client = Client()
+    client.force_login(officer)
+    page = client.get(f"/cases/{case.number}/analyses/{run.pk}/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "miniv/model.py" in html and "vl/net.py" in html and "VisionLlama" in html
+    viewer = client.get(f"/cases/{case.number}/analyses/{run.pk}/pairs/0/")
+    assert viewer.status_code == 200
+    body = viewer.content.decode()
+    assert 'id="L-2"' in body and 'id="R-2"' in body  # line spans to jump to
+    assert "background: hsl(" in body  # fragments coloured
+    assert "<script>alert(1)</script>" not in body  # untrusted code escaped
+    assert "MiniVModel" in body and "VisionLlama" in body
+    assert client.get(f"/cases/{case.number}/analyses/{run.pk}/pairs/99/").status_code == 404
+    client.force_login(respondent)
+    assert client.get(f"/cases/{case.number}/analyses/{run.pk}/").status_code == 404
