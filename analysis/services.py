@@ -236,6 +236,26 @@ def _execute_codesim(run: AnalysisRun, workdir: Path) -> None:
         params=params,
         progress=progress,
     )
+    histories = {
+        e.role: e.item.metadata.get("commits", [])
+        for e in inputs
+        if e.item.kind == EvidenceItem.Kind.GIT_SNAPSHOT
+    }
+    if histories:
+        # When each matched file first appeared in each repository, against the original's
+        # public release date (the earliest one recorded on the case's allegations).
+        release = (
+            run.case.allegations.exclude(original_date=None)
+            .order_by("original_date")
+            .values_list("original_date", flat=True)
+            .first()
+        )
+        report = codesim.annotate_history(
+            report,
+            original_history=histories.get("original", []),
+            suspect_history=histories.get("suspect", []),
+            original_release=release.isoformat() if release else None,
+        )
     data = report.to_dict()
     labels = {e.role: e.item.label for e in inputs}
     data["inputs"] = {e.role: {"label": e.item.label, "sha256": e.sha256} for e in inputs}

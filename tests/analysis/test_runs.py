@@ -226,3 +226,59 @@ def test_the_results_page_and_the_side_by_side_viewer(
     assert client.get(f"/cases/{case.number}/analyses/{run.pk}/pairs/99/").status_code == 404
     client.force_login(respondent)
     assert client.get(f"/cases/{case.number}/analyses/{run.pk}/").status_code == 404
+
+
+def test_git_snapshots_are_compared_with_when_each_file_first_appeared(
+    case: Case,
+    officer: User,
+    access_for,
+    tmp_path,
+    settings,
+    django_capture_on_commit_callbacks,
+) -> None:
+    import os
+    import subprocess
+
+    from analysis import services
+
+    def repo(name: str, files: dict[str, str], date: str) -> str:
+        path = tmp_path / name
+        path.mkdir()
+        env = {**os.environ, "GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date}
+        git = ["git", "-c", "user.name=T", "-c", "user.email=t@example.edu"]
+        subprocess.run([*git, "init", "-q", "-b", "main"], cwd=path, check=True, env=env)
+        for rel, text in files.items():
+            (path / rel).parent.mkdir(parents=True, exist_ok=True)
+            (path / rel).write_text(text)
+        subprocess.run([*git, "add", "."], cwd=path, check=True, env=env)
+        subprocess.run([*git, "commit", "-q", "-m", "init"], cwd=path, check=True, env=env)
+        return str(path)
+
+    settings.SLIPCASE_SNAPSHOT_ROOTS = [str(tmp_path)]
+    access = access_for(officer, case)
+    with django_capture_on_commit_callbacks(execute=True):
+        original = evidence.snapshot_request(
+            access=access,
+            kind="git",
+            source=repo("miniv", {"model.py": ORIGINAL}, "2026-03-01T10:00:00Z"),
+        )
+        suspect = evidence.snapshot_request(
+            access=access,
+            kind="git",
+            source=repo("vl", {"src/net.py": SUSPECT}, "2026-05-19T10:00:00Z"),
+        )
+    with django_capture_on_commit_callbacks(execute=True):
+        run = services.analysis_start(
+            access=access,
+            kind="codesim",
+            inputs={"original": [original.pk], "suspect": [suspect.pk]},
+        )
+    run.refresh_from_db()
+    assert run.status == "succeeded", run.failure_reason
+    client = APIClient()
+    client.force_authenticate(officer)
+    report = client.get(f"/api/v1/cases/{case.number}/analyses/{run.pk}/report/").json()
+    top = report["pairs"][0]
+    assert (top["left_path"], top["right_path"]) == ("model.py", "src/net.py")
+    history = top["history"]
+    assert "2026-03-01" in str(history) and "2026-05-19" in str(history)
