@@ -8,6 +8,7 @@ from django.db.models import Prefetch
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from analysis.selectors import runs_for
 from cases import selectors
 from cases.errors import NotFound
 from cases.evidence.models import CustodyEvent
@@ -32,5 +33,6 @@ def case_detail(request: HttpRequest, number: str) -> HttpResponse:
         "parties": selectors.parties_for(access),
         "evidence": list(evidence),
         "institution": getattr(settings, "SLIPCASE_INSTITUTION", ""),
+        "analyses": runs_for(access) if access.is_committee else [],
     }
     return render(request, "cases/case_detail.html", context)
