@@ -41,14 +41,17 @@ def tokenize_all(
     return out
 
 
-def _features(stream: TokenStream, params: Params) -> DocFeatures:
-    return extract(stream, k=params.k, window=params.window, ngram=params.ngram)
+def _features(stream: TokenStream, params: Params, text: str | None = None) -> DocFeatures:
+    return extract(stream, k=params.k, window=params.window, ngram=params.ngram, text=text)
 
 
 def _base_features(base: Sequence[SourceFile] | None, params: Params) -> DocFeatures | None:
     if not base:
         return None
-    return DocFeatures.merge([_features(s, params) for s in tokenize_all(base, params)])
+    streams = tokenize_all(base, params)
+    return DocFeatures.merge(
+        [_features(s, params, f.text) for s, f in zip(streams, base, strict=True)]
+    )
 
 
 def iter_submission_scores(
@@ -67,7 +70,8 @@ def iter_submission_scores(
     pos = 0
     for n in names:
         count = len(submissions[n])
-        docs.append(DocFeatures.merge([_features(s, params) for s in streams[pos : pos + count]]))
+        parts = zip(streams[pos : pos + count], all_files[pos : pos + count], strict=True)
+        docs.append(DocFeatures.merge([_features(s, params, f.text) for s, f in parts]))
         pos += count
     base_doc = _base_features(base, params)
     for pc in score_pairs(docs, base=base_doc, params=params, progress=_stage(progress, 0.6, 1.0)):
@@ -118,10 +122,11 @@ def compare_trees(
         for s in (*orig_streams, *sus_streams)
         if s.truncated
     ]
-    docs = [_features(s, params) for s in (*orig_streams, *sus_streams)]
-    base_doc = (
-        DocFeatures.merge([_features(s, params) for s in base_streams]) if base_streams else None
-    )
+    texts = [f.text for f in (*original, *suspect)]
+    docs = [
+        _features(s, params, t) for s, t in zip((*orig_streams, *sus_streams), texts, strict=True)
+    ]
+    base_doc = _base_features(base, params)
     n_orig = len(orig_streams)
     candidates = sorted(
         score_pairs(

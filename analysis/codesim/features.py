@@ -17,6 +17,7 @@ from analysis.codesim.tokens import KIND_IDENT, KIND_LITERAL, TokenStream
 
 CHANNELS = ("fingerprints", "statements", "ngrams", "lexical")
 _MULT = np.uint64(0x100000001B3)  # FNV-64 prime: odd, so the rolling hash is invertible per step
+MAX_SURFACE_CHARS = 2_000_000
 _SUBWORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 
 U64Array = npt.NDArray[np.uint64]
@@ -95,7 +96,10 @@ class DocFeatures:
         return DocFeatures(fp, st, ng, lx)
 
 
-def extract(stream: TokenStream, *, k: int, window: int, ngram: int) -> DocFeatures:
+def extract(
+    stream: TokenStream, *, k: int, window: int, ngram: int, text: str | None = None
+) -> DocFeatures:
+    """Features of one file; ``text`` (the source as written) feeds the surface channel."""
     ids = symbol_array(stream.syms)
     hashes = kgram_hashes(ids, k)
     fps = Counter(int(h) for h in hashes[winnow(hashes, window)])
@@ -104,11 +108,14 @@ def extract(stream: TokenStream, *, k: int, window: int, ngram: int) -> DocFeatu
         if b - a >= 2:
             stmts[int(kgram_hashes(ids[a:b], b - a)[0])] += 1
     ngrams = Counter(int(h) for h in kgram_hashes(ids, ngram)) if len(ids) >= ngram else Counter()
-    lexical: Counter[str] = Counter()
-    for text, kind in zip(stream.texts, stream.kinds, strict=True):
-        if kind == KIND_IDENT:
-            lexical.update(subwords(text))
-        elif kind == KIND_LITERAL:
-            words = _SUBWORD.findall(text[:200])
-            lexical.update("'" + w.lower() for w in words)
+    if text is not None:
+        # Surface channel: the set of whitespace-delimited words exactly as written (identifier and
+        # literal spellings, operator spacing habits).  Cheap to disguise, so it is one channel of
+        # four, but what a hurried copier leaves untouched.
+        lexical: Counter[str] = Counter(set(text[:MAX_SURFACE_CHARS].split()))
+    else:
+        lexical = Counter()
+        for word, kind in zip(stream.texts, stream.kinds, strict=True):
+            if kind in (KIND_IDENT, KIND_LITERAL):
+                lexical[word] = 1
     return DocFeatures(fps, stmts, ngrams, lexical)
