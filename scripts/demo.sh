@@ -69,6 +69,21 @@ if [[ $DEMO_SERVE == 0 ]]; then
         tail -n 50 "$LOGFILE" >&2 || true
         exit 1
     fi
+    log "waiting for the demo's queued jobs (code-similarity analysis) to finish"
+    if ! "$PY" manage.py shell -c "
+import sys, time
+from analysis.models import AnalysisRun
+deadline = time.time() + float('${SMOKE_TIMEOUT:-60}')
+while AnalysisRun.objects.filter(status__in=['queued', 'running']).exists() and time.time() < deadline:
+    time.sleep(0.5)
+runs = list(AnalysisRun.objects.values_list('pk', 'status', 'failure_reason'))
+print('analysis runs:', runs)
+sys.exit(0 if runs and all(status == 'succeeded' for _, status, _ in runs) else 1)
+"; then
+        log "a demo analysis did not succeed; last lines of $LOGFILE:"
+        tail -n 50 "$LOGFILE" >&2 || true
+        exit 1
+    fi
     log "demo check passed"
     exit 0
 fi

@@ -22,6 +22,38 @@ from cases.models import Report
 DEMO_PASSWORD = "slipcase-demo"  # noqa: S105 - printed on purpose: demo accounts only
 DEMO_TOKEN = "demo-vlm-copy-report"  # noqa: S105 - an idempotency key, not a secret
 
+DEMO_MODEL_CODE = """import math
+
+
+class MiniVConfig:
+    def __init__(self, hidden_size=4096, layers=32, heads=32, vision_tower="siglip"):
+        self.hidden_size = hidden_size
+        self.layers = layers
+        self.heads = heads
+        self.vision_tower = vision_tower
+
+
+class MiniVModel:
+    def __init__(self, config):
+        self.config = config
+        self.scale = 1.0 / math.sqrt(config.hidden_size // config.heads)
+        self.blocks = [self.block(i) for i in range(config.layers)]
+
+    def block(self, index):
+        return {"index": index, "width": self.config.hidden_size * 4, "norm": 1e-6}
+
+    def project_image(self, patches):
+        # map vision-tower patches into the language model's hidden size
+        return [[p * self.scale for p in patch] for patch in patches]
+
+    def attention(self, query, keys):
+        weights = [sum(q * k for q, k in zip(query, key)) * self.scale for key in keys]
+        top = max(weights)
+        exp = [math.exp(w - top) for w in weights]
+        total = sum(exp)
+        return [e / total for e in exp]
+"""
+
 ACCOUNTS = [
     # username, full name, what they are in the demo
     ("officer", "Li Wei 李伟", "integrity officer (office group: sees every case)"),
@@ -111,11 +143,57 @@ class Command(BaseCommand):
             kind="statement",
             description="Note on the deleted repositories (internal)",
         )
+        self._code_analysis(office)
         probes = "\n".join(f"slip-{i:04d}.png\t{c}" for i, c in enumerate("禾黍稷麦菽", 1))
         evidence.probe_set_commit(
             access=complainant,
             description="Unreleased bamboo-slip character probe set (竹简), sealed by its hash",
             sha256=hashlib.sha256(probes.encode()).hexdigest(),
+        )
+
+    def _code_analysis(self, office: Any) -> None:
+        """The two teams' code as uploaded archives, and a code-similarity run on them that the
+        Celery worker carries out (queued on commit)."""
+        import io
+        import zipfile
+
+        from django.core.files.uploadedfile import SimpleUploadedFile
+
+        from analysis.services import analysis_start
+        from cases.evidence import services as evidence
+
+        def archive(files: dict[str, str]) -> bytes:
+            buffer = io.BytesIO()
+            with zipfile.ZipFile(buffer, "w") as zf:
+                for name, text in files.items():
+                    zf.writestr(name, text)
+            return buffer.getvalue()
+
+        original = DEMO_MODEL_CODE
+        suspect = (
+            original.replace("MiniVModel", "VisionLlama")
+            .replace("MiniVConfig", "VLConfig")
+            .replace("hidden_size", "dim")
+            .replace("vision_tower", "image_encoder")
+            .replace("    ", "  ")
+        )
+        items = []
+        for name, files, what in (
+            ("miniv-src.zip", {"miniv/modeling_miniv.py": original}, "MiniV-7B source (Chen lab)"),
+            ("visionllama-src.zip", {"vl/model.py": suspect}, "VisionLlama-7B source (suspect)"),
+        ):
+            items.append(
+                evidence.evidence_upload(
+                    access=office,
+                    upload=SimpleUploadedFile(name, archive(files)),
+                    kind="source_archive",
+                    description=what,
+                )
+            )
+        analysis_start(
+            access=office,
+            kind="codesim",
+            inputs={"original": [items[0].pk], "suspect": [items[1].pk]},
         )
 
     def _case(self, u: dict[str, Any]) -> str:
