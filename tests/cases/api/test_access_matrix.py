@@ -21,9 +21,11 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import shutil
+import zipfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -43,6 +45,8 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from analysis import services as analysis
+from analysis.models import AnalysisRun
 from cases import selectors, services
 from cases import workflow as wf
 from cases.evidence import services as evidence
@@ -101,6 +105,35 @@ PROBE_SET = "MARK the complainant's sealed probe set"
 PROBE_BYTES = b"MARK probe prompts only the complainant knows\n"
 PROBE_SHA = hashlib.sha256(PROBE_BYTES).hexdigest()
 HOLD_REASON = "MARK legal hold: the first respondent has filed suit"
+# Analyses (the committee's alone): two internal source archives compared by a code-similarity run,
+# once finished and once still queued. The suspect's class name reaches the finished run's report.
+ORIGINAL_SOURCE = "MARK source archive of the published solver"
+SUSPECT_SOURCE = "MARK source archive of the thesis's solver"
+SUSPECT_IDENTIFIER = "MarkThesisSolverRenamed"
+ORIGINAL_CODE = """
+class PublishedSolver:
+    def __init__(self, hidden_size, vocab):
+        self.hidden_size = hidden_size
+        self.vocab = vocab
+        self.layers = [self.make_layer(i) for i in range(12)]
+
+    def make_layer(self, index):
+        scale = 1.0 / (index + 1)
+        return {"index": index, "scale": scale, "width": self.hidden_size * 4}
+
+    def forward(self, tokens):
+        total = 0.0
+        for layer in self.layers:
+            for token in tokens:
+                total += layer["scale"] * self.vocab.get(token, 0)
+        return total / max(len(tokens), 1)
+"""
+SUSPECT_CODE = (
+    ORIGINAL_CODE.replace("PublishedSolver", SUSPECT_IDENTIFIER)
+    .replace("hidden_size", "dim")
+    .replace("make_layer", "build_block")
+    .replace("layers", "blocks")
+)
 
 
 def note_to(role: str) -> str:
@@ -152,6 +185,9 @@ SECRETS: dict[str, frozenset[str]] = {
     PROBE_SET: frozenset({"complainant"}),
     PROBE_SHA: frozenset({"complainant"}),
     HOLD_REASON: frozenset(),
+    ORIGINAL_SOURCE: frozenset(),
+    SUSPECT_SOURCE: frozenset(),
+    SUSPECT_IDENTIFIER: frozenset(),  # in the finished run's report
 }
 
 # Stages of the research-misconduct workflow that a world can be built at, in order.
@@ -219,8 +255,10 @@ class World:
     who: dict[int, str] = field(default_factory=dict)  # CaseParty id -> cast role
     seat: dict[str, int] = field(default_factory=dict)  # cast role -> CaseMember id
     reports: dict[str, str] = field(default_factory=dict)  # "complainant"/"anonymous" -> reference
-    exhibit: dict[str, int] = field(default_factory=dict)  # "disclosed"/"internal"/"probe" -> id
+    # "disclosed"/"internal"/"probe", and the analysed "original"/"suspect" archives -> id
+    exhibit: dict[str, int] = field(default_factory=dict)
     hold: int = 0  # the legal hold's id
+    run: dict[str, int] = field(default_factory=dict)  # "finished"/"queued" -> analysis run id
 
     @property
     def number(self) -> str:
@@ -247,7 +285,9 @@ class World:
 
 
 @pytest.fixture
-def make_world(case: Case, cast: dict[str, Any], advance: Any) -> Callable[[str], World]:
+def make_world(
+    case: Case, cast: dict[str, Any], advance: Any, django_capture_on_commit_callbacks: Any
+) -> Callable[[str], World]:
     """``make_world(stage)``: the cast's case walked to ``stage``, with along the way
 
     two reports (the complainant's, an anonymous one) and a second case only the office sees;
@@ -257,7 +297,9 @@ def make_world(case: Case, cast: dict[str, Any], advance: Any) -> Callable[[str]
     extension of the first respondent's comment period and the complainant's comment; (from
     ``decided``) a sanction on the first respondent; (at ``appeal``) the first respondent's appeal.
     In the evidence vault, from the start (see ``seed_evidence``): an exhibit disclosed to the
-    respondents, an internal exhibit, the complainant's sealed probe set and a legal hold.
+    respondents, an internal exhibit, the complainant's sealed probe set and a legal hold; and (see
+    ``seed_analyses``) two internal source archives with a code-similarity run of them that has
+    finished (its report and view stored as exhibits) and one still queued.
     """
 
     def build(stage: str = "appeal") -> World:
@@ -310,6 +352,7 @@ def make_world(case: Case, cast: dict[str, Any], advance: Any) -> Callable[[str]
                 access=gate(cast[role], case), kind="statement", body=statement_of(role)
             )
         seed_evidence(world)
+        seed_analyses(world, django_capture_on_commit_callbacks)
 
         for reached in STAGES[1 : STAGES.index(stage) + 1]:
             advance(case, reached)
@@ -369,6 +412,46 @@ def seed_evidence(world: World) -> None:
     assert probe.status == EvidenceItem.Status.SEALED and probe.blob is None
     world.exhibit = {"disclosed": disclosed.pk, "internal": internal.pk, "probe": probe.pk}
     world.hold = evidence.legal_hold_place(access=office, reason=HOLD_REASON).pk
+
+
+def zipped(files: dict[str, str]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, text in files.items():
+            archive.writestr(name, text)
+    return buffer.getvalue()
+
+
+def analysis_body(world: World) -> dict[str, Any]:
+    return {
+        "kind": "codesim",
+        "inputs": {"original": [world.exhibit["original"]], "suspect": [world.exhibit["suspect"]]},
+    }
+
+
+def seed_analyses(world: World, on_commit: Any) -> None:
+    """Two internal source archives, a run of them executed (runs start on commit, which the test
+    transaction never reaches, so the callbacks are run here) and a second one left queued."""
+    office = gate(world.cast["officer"], world.case)
+    for key, name, files, description in (
+        ("original", "published.zip", {"published/solver.py": ORIGINAL_CODE}, ORIGINAL_SOURCE),
+        ("suspect", "thesis.zip", {"thesis/solver.py": SUSPECT_CODE}, SUSPECT_SOURCE),
+    ):
+        world.exhibit[key] = evidence.evidence_upload(
+            access=office,
+            upload=SimpleUploadedFile(name, zipped(files)),
+            kind="source_archive",
+            description=description,
+        ).pk
+    member = gate(world.cast["member"], world.case)
+    inputs = analysis_body(world)["inputs"]
+    with on_commit(execute=True):
+        finished = analysis.analysis_start(access=member, kind="codesim", inputs=inputs)
+    finished.refresh_from_db()
+    assert finished.status == AnalysisRun.Status.SUCCEEDED, finished.failure_reason
+    queued = analysis.analysis_start(access=office, kind="codesim", inputs=inputs)
+    assert queued.status == AnalysisRun.Status.QUEUED
+    world.run = {"finished": finished.pk, "queued": queued.pk}
 
 
 # --- Talking to the API ---------------------------------------------------------------------------
@@ -433,9 +516,13 @@ def stored_files() -> list[str]:
 
 
 def snapshot() -> dict[str, list[Any]]:
-    """Every stored row of the case app (the evidence vault and the audit log among them), the
-    accounts, and the files of the evidence store: a refusal must change none of them."""
-    models = list(apps.get_app_config("cases").get_models()) + [User]
+    """Every stored row of the case app (the evidence vault and the audit log among them) and of
+    the analyses, the accounts, and the files of the evidence store: a refusal changes none."""
+    models: list[Any] = [
+        *apps.get_app_config("cases").get_models(),
+        *apps.get_app_config("analysis").get_models(),
+        User,
+    ]
     rows: dict[str, list[Any]] = {
         m._meta.label: list(m._default_manager.order_by("pk").values()) for m in models
     }
@@ -576,6 +663,8 @@ TIMELINE_WATCH = (
     "clock_extended",
     "sanction_imposed",
     "appeal_filed",
+    "analysis_queued",
+    "analysis_succeeded",
 )
 
 
@@ -597,7 +686,10 @@ def office_details(row: dict[str, Any]) -> bool:
 
 
 def exhibit_labels(world: World, items: Any) -> frozenset[str]:
-    return by("description", (OFFICE_DETAILS, office_details))(world, items)
+    """Exhibits by description; an analysis's outputs (described by run number) by file name."""
+    described = [row for row in items if row["kind"] != "analysis_output"]
+    outputs = {f"output:{row['filename']}" for row in items if row["kind"] == "analysis_output"}
+    return by("description", (OFFICE_DETAILS, office_details))(world, described) | outputs
 
 
 def exhibit_label(world: World, data: Any) -> frozenset[str]:
@@ -618,6 +710,28 @@ def detail_roles(world: World, data: Any) -> frozenset[str]:
 
 def transition_names(world: World, data: Any) -> frozenset[str]:
     return frozenset(t["name"] for t in data)
+
+
+def run_labels(world: World, items: Any) -> frozenset[str]:
+    names = {pk: key for key, pk in world.run.items()}
+    return frozenset(f"{names.get(row['id'], row['id'])}:{row['status']}" for row in items)
+
+
+def run_detail(world: World, data: Any) -> frozenset[str]:
+    """The run, what went in (by exhibit) and what came out (by name)."""
+    exhibits = {pk: key for key, pk in world.exhibit.items()}
+    out = run_labels(world, [data])
+    out |= {f"in:{row['role']}={exhibits.get(row['item'], row['item'])}" for row in data["inputs"]}
+    return out | {f"out:{row['name']}" for row in data["outputs"]}
+
+
+def report_labels(world: World, data: Any) -> frozenset[str]:
+    """The report's best pair, and whether the suspect's identifiers are in it."""
+    top = data["pairs"][0]
+    out = {f"{top['left_path']} ~ {top['right_path']}"}
+    return frozenset(
+        out | ({SUSPECT_IDENTIFIER} if SUSPECT_IDENTIFIER in json.dumps(data) else set())
+    )
 
 
 # Who sees which items of each list, in the world at "appeal".
@@ -662,6 +776,8 @@ COMMITTEE_TIMELINE = {
     "clock_extendedx1",
     "sanction_imposedx1",
     "appeal_filedx1",
+    "analysis_queuedx2",
+    "analysis_succeededx1",
     "data",
     "all events",
 }
@@ -670,11 +786,25 @@ EVIDENCE_WRITERS = ("officer", "chair", "member")  # add exhibits, request snaps
 RESPONDENTS = ("respondent", "respondent2")
 SEES_DISCLOSED = COMMITTEE + RESPONDENTS  # the exhibit disclosed to the respondents
 SEES_PROBE = COMMITTEE + ("complainant",)  # the complainant's probe set
-COMMITTEE_EXHIBITS = {DISCLOSED_EXHIBIT, INTERNAL_EXHIBIT, PROBE_SET, OFFICE_DETAILS}
+COMMITTEE_EXHIBITS = {
+    DISCLOSED_EXHIBIT,
+    INTERNAL_EXHIBIT,
+    PROBE_SET,
+    OFFICE_DETAILS,
+    ORIGINAL_SOURCE,
+    SUSPECT_SOURCE,
+    "output:codesim-report.json",
+    "output:codesim-view.html",
+}
+RUNNERS = ("officer", "chair", "member")  # start analyses
 
 
 def exhibit(key: str) -> Callable[[World], int]:
     return lambda world: world.exhibit[key]
+
+
+def run(key: str) -> Callable[[World], int]:
+    return lambda world: world.run[key]
 
 
 def upload(name: str, data: bytes) -> SimpleUploadedFile:
@@ -1286,6 +1416,68 @@ MATRIX: tuple[Entry, ...] = (
         in_case("case-legal-hold-release", pk=lambda w: w.hold),
         write(200, ["officer"]),
     ),
+    # --- Analyses (the committee's; a party sees a result only as an exhibit disclosed to them) ---
+    Entry(
+        "case-analysis-list",
+        "GET",
+        in_case("case-analysis-list"),
+        READ,  # a party's list is empty
+        labels=run_labels,
+        visible={
+            **same({"finished:succeeded", "queued:queued"}, COMMITTEE),
+            **same((), PARTIES),
+        },
+    ),
+    Entry(
+        "case-analysis-list",
+        "POST",
+        in_case("case-analysis-list"),
+        write(202, RUNNERS),  # queued; run after commit, never in the matrix
+        body=analysis_body,
+    ),
+    Entry(
+        "case-analysis-detail",
+        "GET",
+        in_case("case-analysis-detail", pk=run("finished")),
+        only(200, COMMITTEE),
+        labels=run_detail,
+        visible=same(
+            {
+                "finished:succeeded",
+                "in:original=original",
+                "in:suspect=suspect",
+                "out:report.json",
+                "out:view.html",
+            },
+            COMMITTEE,
+        ),
+        variant="finished run",
+    ),
+    Entry(
+        "case-analysis-detail",
+        "GET",
+        in_case("case-analysis-detail", pk=run("queued")),
+        only(200, COMMITTEE),
+        labels=run_detail,
+        visible=same({"queued:queued", "in:original=original", "in:suspect=suspect"}, COMMITTEE),
+        variant="queued run",
+    ),
+    Entry(
+        "case-analysis-report",
+        "GET",
+        in_case("case-analysis-report", pk=run("finished")),
+        only(200, COMMITTEE),
+        labels=report_labels,
+        visible=same({"published/solver.py ~ thesis/solver.py", SUSPECT_IDENTIFIER}, COMMITTEE),
+        variant="finished run",
+    ),
+    Entry(
+        "case-analysis-report",
+        "GET",
+        in_case("case-analysis-report", pk=run("queued")),
+        only(409, COMMITTEE),  # no report yet
+        variant="queued run",
+    ),
 )
 
 
@@ -1765,6 +1957,20 @@ def _grow_legal_holds(world: World) -> None:
             evidence.legal_hold_release(access=office, hold=hold)
 
 
+def _grow_analyses(world: World) -> None:
+    """More runs, queued (they would run on commit), by each runner, some with a base archive."""
+    for i in range(6):
+        inputs = dict(analysis_body(world)["inputs"])
+        if i % 2:
+            inputs["base"] = [world.exhibit["original"]]
+        analysis.analysis_start(
+            access=gate(world.cast[RUNNERS[i % 3]], world.case),
+            kind="codesim",
+            inputs=inputs,
+            params={} if i % 3 else {"k": 5},
+        )
+
+
 def _record_findings_with_votes(world: World) -> None:
     from tests.conftest import record_findings
 
@@ -1809,6 +2015,8 @@ GROWTH: tuple[Growth, ...] = (
         _grow_evidence,
     ),
     Growth("case-legal-hold-list", "assessment", {"officer": 8}, _grow_legal_holds),
+    # A party's list is always empty (no query past the gate's), so only the committee's is grown.
+    Growth("case-analysis-list", "assessment", {"officer": 12, "member": 12}, _grow_analyses),
 )
 
 
@@ -2352,6 +2560,58 @@ BAD_INPUT: tuple[Bad, ...] = (
         lambda w: {"reason": "  "},
         "reason",
     ),
+    Bad(
+        "analysis kind unknown",
+        "case-analysis-list",
+        "member",
+        lambda w: {**analysis_body(w), "kind": "vibes"},
+        "kind",
+    ),
+    Bad(
+        "analysis without a suspect",
+        "case-analysis-list",
+        "officer",
+        lambda w: {"kind": "codesim", "inputs": {"original": [w.exhibit["original"]]}},
+        "inputs",
+    ),
+    Bad(
+        "analysis input role unknown",
+        "case-analysis-list",
+        "chair",
+        lambda w: {
+            **analysis_body(w),
+            "inputs": {**analysis_body(w)["inputs"], "oracle": [w.exhibit["original"]]},
+        },
+        "inputs",
+    ),
+    Bad(
+        "analysis input not in the case",
+        "case-analysis-list",
+        "member",
+        lambda w: {"kind": "codesim", "inputs": {"original": [10**20], "suspect": [1]}},
+        "inputs",
+    ),
+    Bad(
+        "analysis input not a number",
+        "case-analysis-list",
+        "member",
+        lambda w: {"kind": "codesim", "inputs": {"original": ["E-1"], "suspect": [1]}},
+        "inputs.original.0",
+    ),
+    Bad(
+        "analysis with too many inputs",
+        "case-analysis-list",
+        "officer",
+        lambda w: {"kind": "codesim", "inputs": {"original": list(range(1, 52)), "suspect": [1]}},
+        "inputs.original",
+    ),
+    Bad(
+        "analysis parameter unknown",
+        "case-analysis-list",
+        "officer",
+        lambda w: {**analysis_body(w), "params": {"temperature": 2}},
+        "params",
+    ),
 )
 
 
@@ -2426,6 +2686,16 @@ def test_exhibits_and_holds_that_do_not_exist_are_not_found(
             response = call(client, "POST", url, body)
             assert response.status_code == 404, (route, pk, response.content)
     assert snapshot() == before
+
+
+def test_runs_that_do_not_exist_are_not_found(make_world: Callable[[str], World]) -> None:
+    world = make_world("assessment")
+    client = client_for(world.cast["officer"])
+    for pk in (10**20, "\u00b2", "0", "E-1", world.exhibit["original"] + 1000):
+        for route in ("case-analysis-detail", "case-analysis-report"):
+            response = client.get(reverse(route, kwargs={"case_number": world.number, "pk": pk}))
+            assert response.status_code == 404, (route, pk, response.content)
+            assert error(response)["code"] == "not_found"
 
 
 # --- The evidence vault: what the matrix does not show -------------------------------------------
