@@ -2,8 +2,9 @@
 
 Contract: plain data in (``SourceFile`` records), frozen dataclasses out, each with ``to_dict()``;
 every result records its ``Params`` and ``__version__``.  Pipeline: Pygments tokens normalised
-(``tokens``) -> winnowed k-gram fingerprints, statement shapes, token n-grams and identifier
-vocabulary (``features``) -> TF-IDF inverted index scoring all pairs (``index``) -> greedy string
+(``tokens``) -> winnowed k-gram fingerprints, statement shapes, token n-grams, surface vocabulary
+and literal values (``features``) -> TF-IDF inverted index scoring all pairs, the stronger of the
+structural and the literal evidence (``index``) -> greedy string
 tiling into line/column fragments and the rename map (``tiling``) -> reports (``engine``,
 ``report``, ``html``, ``history``).  Command line: ``python -m analysis.codesim``.
 """

@@ -1,3 +1,3 @@
 """Version of the codesim engine, recorded in every result."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

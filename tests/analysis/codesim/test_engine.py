@@ -145,6 +145,57 @@ def test_independent_solution_scores_low() -> None:
     assert independent < _score(ORIGINAL, RENAMED) / 2
 
 
+REWRITTEN_LOGIC = """\
+def report(xs):
+    n = 0
+    total = 0.0
+    while n < len(xs):
+        total += xs[n]
+        n += 1
+    m = total / len(xs)
+    print("mean", m)
+    print("variance", sum((x - m) ** 2 for x in xs) / len(xs))
+    if not len(xs) <= 10:
+        print("large sample")
+"""
+
+
+def test_copy_with_rewritten_logic_keeps_its_literals_and_scores_high() -> None:
+    # Structure rewritten (while for for, compound assignment, inlined helpers); the program's
+    # messages and constants are the same, which independent authors would not match.
+    rewritten = _score(ORIGINAL, REWRITTEN_LOGIC)
+    assert rewritten > 0.5
+    assert rewritten > 2 * _score(ORIGINAL, INDEPENDENT)
+
+
+def test_one_shared_common_literal_is_not_enough() -> None:
+    # Twenty short solutions that all print "YES" or "NO" and use the same small constants: the
+    # common values are weak evidence, so the literal channel stays low (the structural channels
+    # still see that the solutions are alike).
+    bodies = [
+        f"def solve(a, b):\n    return a * {i} + b\n\nprint('YES' if solve(1, 2) else 'NO')\n"
+        if i % 2
+        else f"x = int(input())\nfor j in range(x):\n    x -= {i}\nprint('YES')\n"
+        for i in range(20)
+    ]
+    subs = {f"s{i:02d}": _src(f"s{i:02d}.py", b) for i, b in enumerate(bodies)}
+    scores = score_submissions(subs)
+    assert max(p.channels["literals"] for p in scores) < 0.5
+
+
+def test_literal_values_ignore_spelling() -> None:
+    from analysis.codesim.features import literal_value
+
+    assert literal_value("STR", '"Sum:\\n"') == literal_value("STR", "'Sum: '") == "S:Sum:"
+    assert literal_value("STR", 'f"x = {x}"') == "S:x = {x}"
+    assert literal_value("STR", '"""doc"""') == "S:doc"
+    assert literal_value("STR", '""') is None
+    assert literal_value("NUM", "5L") == literal_value("NUM", "5.0") == "N:5"
+    assert literal_value("NUM", "1_000") == "N:1000"
+    assert literal_value("NUM", "0x1F") == "N:0x1F"
+    assert literal_value("ID", "x") is None
+
+
 def test_identical_files_score_one() -> None:
     assert _score(ORIGINAL, ORIGINAL) == pytest.approx(1.0)
 
