@@ -1501,7 +1501,9 @@ def api_routes() -> set[tuple[str, str]]:
             callback = pattern.callback
             actions = getattr(callback, "actions", None)
             if actions:
-                methods = {m.upper() for m in actions}
+                # DRF adds "head" to a viewset's shared actions on its first GET request, so
+                # whether HEAD shows depends on what ran before; HEAD mirrors GET either way.
+                methods = {m.upper() for m in actions if m != "head"}
             else:
                 view = callback.cls  # type: ignore[attr-defined]
                 methods = {
