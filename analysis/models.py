@@ -11,6 +11,8 @@ from django.db import models
 class AnalysisRun(models.Model):
     class Kind(models.TextChoices):
         CODESIM = "codesim", "Code similarity"
+        PROVENANCE = "provenance", "Model-weight provenance"
+        PROBES = "probes", "Model-output probe test"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"

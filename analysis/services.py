@@ -33,15 +33,34 @@ CODE_KINDS = {
     EvidenceItem.Kind.DOCUMENT,
     EvidenceItem.Kind.STATEMENT,
 }
-ROLES = {"codesim": {"original": (1, 1), "suspect": (1, 1), "base": (0, 1)}}
+ROLES = {
+    "codesim": {"original": (1, 1), "suspect": (1, 1), "base": (0, 1)},
+    "provenance": {"original": (1, 1), "suspect": (1, 1), "base": (0, 1)},
+    "probes": {"original": (1, 1), "suspect": (1, 1), "reference": (0, 20), "probe_set": (1, 1)},
+}
+MODEL_KINDS = {"provenance", "probes"}  # run on the gpu queue (on the CPU where there is none)
 
 
 def _param_keys(kind: str) -> set[str]:
     import dataclasses
 
-    from analysis import codesim
+    if kind == "codesim":
+        from analysis import codesim
 
-    return {f.name for f in dataclasses.fields(codesim.Params)} if kind == "codesim" else set()
+        return {f.name for f in dataclasses.fields(codesim.Params)}
+    if kind == "provenance":
+        from analysis import provenance
+
+        return {f.name for f in dataclasses.fields(provenance.Params)}
+    return {"batch_size", "max_new_tokens"}
+
+
+def _allowed_kinds(kind: str, role: str) -> set[str]:
+    if kind == "codesim":
+        return set(CODE_KINDS)
+    if role == "probe_set":
+        return {EvidenceItem.Kind.PROBE_SET}
+    return {EvidenceItem.Kind.MODEL_SNAPSHOT}
 
 
 def _audit(kind: str, *, actor: Any, run: AnalysisRun, payload: dict[str, Any]) -> None:
@@ -84,9 +103,10 @@ def analysis_start(
                 raise ValidationFailed(f"{role}: no exhibit {pk!r} in this case.", field="inputs")
             if item.status != EvidenceItem.Status.STORED:
                 raise Conflict(f"{role}: exhibit {item.label} has no stored bytes ({item.status}).")
-            if item.kind not in CODE_KINDS:
+            if item.kind not in _allowed_kinds(kind, role):
                 raise ValidationFailed(
-                    f"{role}: exhibit {item.label} ({item.get_kind_display()}) holds no code.",
+                    f"{role}: exhibit {item.label} ({item.get_kind_display()}) cannot be used "
+                    f"as {role} of a {kind} analysis.",
                     field="inputs",
                 )
             chosen.append((role, item))
@@ -104,9 +124,10 @@ def analysis_start(
             actor=access.user,
             data={"run": run.pk, "inputs": labels, "params": params},
         )
-        from analysis.tasks import run_analysis
+        from analysis.tasks import gpu_run_analysis, run_analysis
 
-        transaction.on_commit(lambda: run_analysis.delay(run.pk))
+        task = gpu_run_analysis if kind in MODEL_KINDS else run_analysis
+        transaction.on_commit(lambda: task.delay(run.pk))
     return run
 
 
@@ -131,6 +152,10 @@ def analysis_execute(*, run_id: int) -> AnalysisRun:
     try:
         if run.kind == AnalysisRun.Kind.CODESIM:
             _execute_codesim(run, workdir)
+        elif run.kind == AnalysisRun.Kind.PROVENANCE:
+            _execute_provenance(run, workdir)
+        elif run.kind == AnalysisRun.Kind.PROBES:
+            _execute_probes(run, workdir)
         else:  # pragma: no cover - guarded by analysis_start
             raise ValidationFailed(f"unknown analysis kind {run.kind!r}")
     except Exception as exc:
@@ -171,6 +196,14 @@ def _materialize(entry: AnalysisInput, actor: User, workdir: Path) -> Path:
     item = entry.item
     if item.sha256 != entry.sha256:
         raise Conflict(f"exhibit {item.label} changed since the run was queued")
+    if item.kind == EvidenceItem.Kind.MODEL_SNAPSHOT:
+        from cases.evidence.services import evidence_materialize_files
+
+        tree = workdir / f"{entry.role}-{item.pk}"
+        evidence_materialize_files(
+            item=item, actor=actor, dest=tree, purpose=f"analysis run {entry.run_id} ({entry.role})"
+        )
+        return tree
     raw = workdir / f"{entry.role}-{item.pk}.bin"
     evidence_materialize(
         item=item, actor=actor, dest=raw, purpose=f"analysis run {entry.run_id} ({entry.role})"
@@ -334,6 +367,188 @@ def _execute_codesim(run: AnalysisRun, workdir: Path) -> None:
             f"{', '.join(o.label for o in outputs.values())}.",
             data={"run": run.pk, "summary": run.summary},
         )
+
+
+def _check_model_size(trees: dict[str, Path]) -> str:
+    """The device to use; without CUDA, refuse models above the configured CPU cap, clearly."""
+    from django.conf import settings
+
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            return "cuda"
+    except ImportError:  # pragma: no cover - torch is a requirement
+        pass
+    cap = int(getattr(settings, "SLIPCASE_CPU_MODEL_MAX_BYTES", 2 * 1024**3))
+    for role, tree in trees.items():
+        size = sum(p.stat().st_size for p in tree.rglob("*.safetensors"))
+        if size > cap:
+            raise ValidationFailed(
+                f"{role}: {size} bytes of weights exceed the CPU limit of {cap} bytes "
+                "(SLIPCASE_CPU_MODEL_MAX_BYTES); run this analysis on a GPU worker."
+            )
+    return "cpu"
+
+
+def _store_outputs(
+    run: AnalysisRun,
+    inputs: list[AnalysisInput],
+    *,
+    outputs: dict[str, tuple[bytes, str, str, str]],
+    method: str,
+    summary: dict[str, Any],
+    versions: dict[str, str],
+) -> None:
+    """Store each output (name -> (bytes, filename, media type, description)) as an exhibit,
+    custody 'analysed' on the inputs, and the run as succeeded, in one transaction."""
+    from cases.evidence.services import custody_record, evidence_store_generated
+
+    actor = run.requested_by
+    with transaction.atomic():
+        run = AnalysisRun.objects.select_for_update().get(pk=run.pk)
+        if run.status == AnalysisRun.Status.SUCCEEDED:
+            return
+        source = {
+            "analysis_run": run.pk,
+            "inputs": {e.role: {"label": e.item.label, "sha256": e.sha256} for e in inputs},
+        }
+        stored = {}
+        for name, (data, filename, media_type, description) in outputs.items():
+            stored[name] = evidence_store_generated(
+                case=run.case,
+                actor=actor,
+                data=data,
+                filename=filename,
+                media_type=media_type,
+                method=method,
+                source=source,
+                description=description,
+            )
+            AnalysisOutput.objects.create(run=run, name=name, item=stored[name])
+        for entry in inputs:
+            custody_record(
+                item=entry.item,
+                action="analysed",
+                actor=actor,
+                purpose=f"input '{entry.role}' of analysis run {run.pk}",
+                details={"run": run.pk, "outputs": [o.label for o in stored.values()]},
+            )
+        run.summary = summary
+        run.versions = versions
+        run.status = AnalysisRun.Status.SUCCEEDED
+        run.progress = 100
+        run.finished_at = timezone.now()
+        run.save()
+        event_record(
+            case=run.case,
+            kind="analysis_succeeded",
+            summary=f"{run.get_kind_display()} analysis {run.pk} finished; outputs "
+            f"{', '.join(o.label for o in stored.values())}.",
+            data={"run": run.pk, "summary": summary},
+        )
+
+
+def _execute_provenance(run: AnalysisRun, workdir: Path) -> None:
+    from analysis import provenance
+
+    inputs = list(run.inputs.select_related("item__blob", "item__case"))
+    trees = {e.role: _materialize(e, run.requested_by, workdir) for e in inputs}
+    _set_progress(run, 0.2)
+    _check_model_size(trees)
+    try:
+        params = provenance.Params(**run.params)
+    except (TypeError, ValueError) as exc:
+        raise ValidationFailed(f"bad parameters: {exc}") from exc
+    report = provenance.compare_models(
+        trees["original"], trees["suspect"], base=trees.get("base"), params=params
+    )
+    data = report.to_dict()
+    data["inputs"] = {e.role: {"label": e.item.label, "sha256": e.sha256} for e in inputs}
+    body = json.dumps(data, sort_keys=True, indent=1, ensure_ascii=False, default=str).encode()
+    verdict = data.get("verdict") or {}
+    _store_outputs(
+        run,
+        inputs,
+        outputs={
+            "report.json": (
+                body,
+                "provenance-report.json",
+                "application/json",
+                f"Weight-provenance report of run {run.pk}",
+            )
+        },
+        method=f"Slipcase analysis.provenance {provenance.__version__}",
+        summary={"verdict": verdict},
+        versions={"provenance": provenance.__version__, "numpy": _version("numpy")},
+    )
+
+
+def _execute_probes(run: AnalysisRun, workdir: Path) -> None:
+    from analysis import probes
+
+    inputs = list(run.inputs.select_related("item__blob", "item__case"))
+    models = [e for e in inputs if e.role != "probe_set"]
+    trees = {f"{e.role}-{e.item.pk}": _materialize(e, run.requested_by, workdir) for e in models}
+    device = _check_model_size(trees)
+    probe_entry = next(e for e in inputs if e.role == "probe_set")
+    raw = workdir / "probe-set.jsonl"
+    from cases.evidence.services import evidence_materialize
+
+    evidence_materialize(
+        item=probe_entry.item,
+        actor=run.requested_by,
+        dest=raw,
+        purpose=f"analysis run {run.pk} (probe set)",
+    )
+    probe_set = probes.parse_probe_set(raw.read_bytes(), source=probe_entry.item.label)
+    try:
+        batch_size = int(run.params.get("batch_size", 16))
+        max_new_tokens = int(run.params.get("max_new_tokens", 16))
+    except (TypeError, ValueError) as exc:
+        raise ValidationFailed(f"bad parameters: {exc}") from exc
+    answers = {}
+    for n, entry in enumerate(models, start=1):
+        answers[entry] = probes.run_text_model(
+            str(trees[f"{entry.role}-{entry.item.pk}"]),
+            probe_set.items,
+            device=device,
+            label=f"{entry.role} {entry.item.label}",
+            batch_size=batch_size,
+            max_new_tokens=max_new_tokens,
+        )
+        _set_progress(run, 0.1 + 0.8 * n / len(models))
+    by_role = {e.role: a for e, a in answers.items() if e.role in ("original", "suspect")}
+    references = [a for e, a in answers.items() if e.role == "reference"]
+    report = probes.analyse(
+        probe_set.items,
+        by_role["original"],
+        by_role["suspect"],
+        references,
+        probe_set=probe_set.to_dict(),
+    )
+    data = report.to_dict()
+    data["inputs"] = {e.role: {"label": e.item.label, "sha256": e.sha256} for e in inputs}
+    body = json.dumps(data, sort_keys=True, indent=1, ensure_ascii=False, default=str).encode()
+    _store_outputs(
+        run,
+        inputs,
+        outputs={
+            "report.json": (
+                body,
+                "probe-report.json",
+                "application/json",
+                f"Probe-test report of run {run.pk}",
+            )
+        },
+        method=f"Slipcase analysis.probes {probes.__version__}",
+        summary={"verdict": data.get("verdict")},
+        versions={
+            "probes": probes.__version__,
+            "torch": _version("torch"),
+            "transformers": _version("transformers"),
+        },
+    )
 
 
 def _version(package: str) -> str:

@@ -14,3 +14,12 @@ def run_analysis(run_id: int) -> dict[str, Any]:
 
     run = analysis_execute(run_id=run_id)
     return {"run": run.pk, "status": run.status}
+
+
+@shared_task(name="analysis.tasks.gpu_run_analysis", acks_late=True)
+def gpu_run_analysis(run_id: int) -> dict[str, Any]:
+    """Model work (weights, probes): routed to the ``gpu`` queue by its name."""
+    from analysis.services import analysis_execute
+
+    run = analysis_execute(run_id=run_id)
+    return {"run": run.pk, "status": run.status}

@@ -1018,3 +1018,44 @@ def evidence_materialize(
         ):
             out.write(chunk)
     return dest
+
+
+def evidence_materialize_files(
+    *, item: EvidenceItem, actor: User | None, dest: Path, purpose: str
+) -> Path:
+    """Write a multi-file snapshot (a model repository) to ``dest`` with its recorded paths, each
+    file hash-checked as it streams; one ``analysed`` custody event records the read."""
+    from cases.evidence.storage import blob_chunks
+
+    if item.status != EvidenceItem.Status.STORED:
+        raise Conflict(f"Exhibit {item.label} has no stored bytes ({item.status}).")
+    dest.mkdir(parents=True, exist_ok=True)
+    root = dest.resolve()
+    files = list(item.files.select_related("blob"))
+    try:
+        for entry in files:
+            target = (dest / entry.path).resolve()
+            if not target.is_relative_to(root):
+                raise ValidationFailed(f"{item.label}: unsafe path {entry.path!r} in the manifest")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with open(target, "wb") as out:
+                for chunk in blob_chunks(entry.blob):
+                    out.write(chunk)
+    except IntegrityMismatch as exc:
+        custody_record(
+            item=item,
+            action=CustodyEvent.Action.ANALYSED,
+            actor=actor,
+            purpose=purpose,
+            observed=exc.observed,
+            details={"error": str(exc), "file": entry.path},
+        )
+        raise
+    custody_record(
+        item=item,
+        action=CustodyEvent.Action.ANALYSED,
+        actor=actor,
+        purpose=purpose,
+        details={"files": len(files), "all_hashes_verified": True},
+    )
+    return dest

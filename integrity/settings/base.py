@@ -175,6 +175,10 @@ SLIPCASE_MAX_CASE_BYTES = env_int("SLIPCASE_MAX_CASE_BYTES", default=200 * 1024*
 # Folders on this server from which officers may snapshot local git or model repositories
 # (os.pathsep-separated). Empty: only URLs.
 SLIPCASE_SNAPSHOT_ROOTS = [p for p in env_str("SLIPCASE_SNAPSHOT_ROOTS").split(":") if p]
+# Model analyses on a worker without CUDA refuse weights larger than this (bytes).
+SLIPCASE_CPU_MODEL_MAX_BYTES = env_int(
+    "SLIPCASE_CPU_MODEL_MAX_BYTES", default=2 * 1024**3, minimum=1
+)
 
 # Audit log: Ed25519 signing key for tree heads (PEM path; default: generated once under
 # var/keys/), public keys of retired signing keys (PEM paths, os.pathsep-separated), and an
