@@ -829,28 +829,14 @@ def _apply_transition(
     _start_clocks(case, transition.starts, now)
 
 
-@transaction.atomic
-def case_transition(
-    *,
-    access: CaseAccess,
-    name: str,
-    reason: str = "",
-    expected_version: int | None = None,
-    now: datetime | None = None,
-) -> Case:
-    """Fire a workflow transition. Of two conflicting concurrent transitions one wins and the
-    other gets ``Conflict``."""
-    case = _lock(access, expected_version)
+def _checked_transition(
+    case: Case, access: CaseAccess, name: str, *, reason: str, now: datetime
+) -> wf.Transition:
+    """The transition if this user may fire it now; otherwise the error that says why (400 for
+    an unknown name, 403 for the wrong role, 409 for the wrong state or an unmet guard)."""
     definition = case.workflow_def
-    if name == "file_appeal" or name == "decide_appeal":
-        raise ValidationFailed(
-            f"'{name}' is done through the appeals endpoint, which records the appeal itself.",
-            field="name",
-        )
-    now = now or timezone.now()
-    reason = _text(reason, "reason", required=False)
     try:
-        transition = wf.check_transition(
+        return wf.check_transition(
             definition,
             state=case.state,
             name=name,
@@ -864,6 +850,28 @@ def case_transition(
         if not (transition_roles := definition.transition(name).roles) & access.roles:
             raise PermissionDenied(str(exc), extra={"roles": sorted(transition_roles)}) from exc
         raise Conflict(str(exc), extra={"state": case.state}) from exc
+
+
+@transaction.atomic
+def case_transition(
+    *,
+    access: CaseAccess,
+    name: str,
+    reason: str = "",
+    expected_version: int | None = None,
+    now: datetime | None = None,
+) -> Case:
+    """Fire a workflow transition. Of two conflicting concurrent transitions one wins and the
+    other gets ``Conflict``."""
+    case = _lock(access, expected_version)
+    if name == "file_appeal" or name == "decide_appeal":
+        raise ValidationFailed(
+            f"'{name}' is done through the appeals endpoint, which records the appeal itself.",
+            field="name",
+        )
+    now = now or timezone.now()
+    reason = _text(reason, "reason", required=False)
+    transition = _checked_transition(case, access, name, reason=reason, now=now)
     _apply_transition(case, transition, actor=access.user, reason=reason.strip(), now=now)
     return case
 
@@ -1325,17 +1333,7 @@ def appeal_file(
     grounds = _text(grounds, "grounds")
     case = _lock(access, expected_version)
     now = timezone.now()
-    try:
-        transition = wf.check_transition(
-            case.workflow_def,
-            state=case.state,
-            name="file_appeal",
-            roles=access.roles,
-            facts=case_facts(case, now=now),
-            reason=grounds,
-        )
-    except wf.WorkflowError as exc:
-        raise Conflict(str(exc)) from exc
+    transition = _checked_transition(case, access, "file_appeal", reason=grounds, now=now)
     appeal = _create(Appeal(case=case, appellant=row, grounds=grounds, filed_by=access.user))
     _apply_transition(case, transition, actor=access.user, reason=grounds, now=now)
     event_record(
@@ -1371,19 +1369,7 @@ def appeal_decide(
     decision = _text(decision, "decision")
     case = _lock(access, expected_version)
     now = timezone.now()
-    try:
-        transition = wf.check_transition(
-            case.workflow_def,
-            state=case.state,
-            name="decide_appeal",
-            roles=access.roles,
-            facts=case_facts(case, now=now),
-            reason=decision,
-        )
-    except wf.TransitionRefused as exc:
-        if not case.workflow_def.transition("decide_appeal").roles & access.roles:
-            raise PermissionDenied(str(exc)) from exc
-        raise Conflict(str(exc)) from exc
+    transition = _checked_transition(case, access, "decide_appeal", reason=decision, now=now)
     row.status = status
     row.decision = decision
     row.decided_at = now
