@@ -6,8 +6,9 @@ Contract: paths in, frozen dataclasses out, each with ``to_dict()``; every repor
 hostile evidence: only safetensors are read, headers are validated before any tensor byte, pickle
 is never opened and remote code (``auto_map``) is refused.  Pipeline: ``reader`` (validate, hash,
 stream) -> ``artefacts`` (config diff, tokenizer identity, alignment by content) -> ``compare``
-(same-coordinate statistics, noise signature and verdict, shared-base delta).  Command line:
-``python -m analysis.provenance compare ORIGINAL SUSPECT [--base BASE] [--json FILE]``.
+(same-coordinate statistics, noise signature and verdict, shared-base delta) and ``permutation``
+(Hungarian-matched, permutation-robust independence test, Fisher-combined p-values).  Command
+line: ``python -m analysis.provenance compare ORIGINAL SUSPECT [--base BASE] [--json FILE]``.
 """
 
 from analysis.provenance.artefacts import (
@@ -35,6 +36,15 @@ from analysis.provenance.compare import (
     pair_stats,
     spectral_ratio,
 )
+from analysis.provenance.permutation import (
+    Combined,
+    LayerTest,
+    PermutationTest,
+    fisher,
+    hungarian_match,
+    layer_test,
+    permutation_test,
+)
 from analysis.provenance.reader import (
     FileInfo,
     ModelFileError,
@@ -48,6 +58,13 @@ from analysis.provenance.reader import (
 from analysis.provenance.version import __version__
 
 __all__ = [
+    "Combined",
+    "LayerTest",
+    "PermutationTest",
+    "fisher",
+    "hungarian_match",
+    "layer_test",
+    "permutation_test",
     "Alignment",
     "BaseDelta",
     "Check",

@@ -49,6 +49,7 @@ from analysis.provenance.artefacts import (
     config_diff,
     tokenizer_info,
 )
+from analysis.provenance.permutation import PermutationTest, permutation_test
 from analysis.provenance.reader import (
     DEFAULT_MAX_HEADER_BYTES,
     ModelFileError,
@@ -79,6 +80,9 @@ class Params:
     spectral_min_fraction: float = 0.95
     min_coverage: float = 0.9
     max_rounding_share: float = 0.25
+    permutation_test: bool = True
+    permutation_max_layers: int = 8  # layers spread over the depth; 0: all
+    permutation_max_width: int = 16384
     seed: int = 0
 
     def to_dict(self) -> dict[str, Any]:
@@ -433,6 +437,7 @@ class ComparisonReport:
     base_delta: BaseDelta | None
     params: Params
     version: str = __version__
+    permutation_test: PermutationTest | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -451,6 +456,9 @@ class ComparisonReport:
                 "suspect": {t.name: t.sha256 for t in self.suspect.tensors},
             },
             "base_delta": None if self.base_delta is None else self.base_delta.to_dict(),
+            "permutation_test": (
+                None if self.permutation_test is None else self.permutation_test.to_dict()
+            ),
         }
 
 
@@ -518,8 +526,9 @@ def compare_models(
     base: str | Path | None = None,
     params: Params = Params(),
 ) -> ComparisonReport:
-    """Run T0 (artefacts, alignment) and T1 (same-coordinate statistics, noise signature, and the
-    shared-base delta test when ``base`` is given) on two model folders."""
+    """Run T0 (artefacts, alignment), T1 (same-coordinate statistics, noise signature, and the
+    shared-base delta test when ``base`` is given) and, unless ``params.permutation_test`` is off,
+    the weights-only permutation-robust independence test of T2 on two model folders."""
     mo = open_model(original, max_header_bytes=params.max_header_bytes)
     ms = open_model(suspect, max_header_bytes=params.max_header_bytes)
     mb = open_model(base, max_header_bytes=params.max_header_bytes) if base is not None else None
@@ -545,4 +554,14 @@ def compare_models(
         verdict=verdict(stats, sig, alignment),
         base_delta=None if mb is None else _base_delta(mo, ms, mb, alignment, params=params),
         params=params,
+        permutation_test=(
+            permutation_test(
+                mo,
+                ms,
+                max_layers=params.permutation_max_layers,
+                max_width=params.permutation_max_width,
+            )
+            if params.permutation_test
+            else None
+        ),
     )
