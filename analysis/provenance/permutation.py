@@ -180,8 +180,23 @@ def layer_test(layer: int, gate_o: F64, up_o: F64, gate_s: F64, up_s: F64) -> La
     )
 
 
+def chi2_even_log10_sf(x: float, df: int) -> float:
+    """log10 of the chi-squared survival function for an even ``df`` = 2k, in closed form:
+    sf(x) = exp(-x/2) * sum_{j<k} (x/2)^j / j!, summed in logs so that it never underflows
+    (scipy's ``chi2.logsf`` returns -inf far in the tail)."""
+    if df % 2 or df <= 0:
+        raise ValueError("df must be a positive even number")
+    half = x / 2.0
+    if half <= 0:
+        return 0.0
+    terms = [j * math.log(half) - math.lgamma(j + 1) for j in range(df // 2)]
+    top = max(terms)
+    log_sum = top + math.log(sum(math.exp(t - top) for t in terms))
+    return min(0.0, (-half + log_sum) / math.log(10))
+
+
 def fisher(pvalues: list[float]) -> Combined:
-    from scipy.stats import chi2, combine_pvalues
+    from scipy.stats import combine_pvalues
 
     ps = np.clip(np.array(pvalues, dtype=np.float64), P_FLOOR, 1.0)
     stat, p = combine_pvalues(ps, method="fisher")
@@ -190,7 +205,7 @@ def fisher(pvalues: list[float]) -> Combined:
         statistic=float(stat),
         df=df,
         p=float(p),
-        log10_p=float(chi2.logsf(float(stat), df)) / math.log(10),
+        log10_p=chi2_even_log10_sf(float(stat), df),
     )
 
 

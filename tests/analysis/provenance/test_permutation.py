@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -178,3 +179,14 @@ def test_hungarian_match_recovers_a_sign_flipped_permutation() -> None:
     signs = rng.choice([-1.0, 1.0], size=(50, 1))
     pi, cos, seconds = hungarian_match(w, signs * w[pn])
     assert np.array_equal(pn[pi], np.arange(50)) and cos == pytest.approx(1.0) and seconds >= 0
+
+
+def test_the_combined_log10_p_stays_finite_far_in_the_tail() -> None:
+    from scipy.stats import chi2
+
+    from analysis.provenance.permutation import chi2_even_log10_sf, fisher
+
+    for x, df in ((3.0, 2), (20.0, 4), (55.5, 10)):
+        assert abs(chi2_even_log10_sf(x, df) - chi2.logsf(x, df) / math.log(10)) < 1e-9
+    tail = fisher([1e-300, 1e-300])
+    assert tail.log10_p is not None and math.isfinite(tail.log10_p) and tail.log10_p < -590
