@@ -139,7 +139,8 @@ def event_record(
     return event
 
 
-def _require(access: CaseAccess, roles: Iterable[str], action: str) -> None:
+def require_roles(access: CaseAccess, roles: Iterable[str], action: str) -> None:
+    """Refuse with a message naming who may, unless the user holds one of ``roles`` here."""
     roles = set(roles)
     if not access.roles & roles:
         names = ", ".join(sorted(r.replace("_", " ") for r in roles))
@@ -438,7 +439,7 @@ def report_open_case(
 @transaction.atomic
 def report_merge(*, report: Report, access: CaseAccess) -> Report:
     """Triage: attach a duplicate report to an existing case."""
-    _require(access, {wf.INTEGRITY_OFFICER}, "merge reports into a case")
+    require_roles(access, {wf.INTEGRITY_OFFICER}, "merge reports into a case")
     report = Report.objects.select_for_update().get(pk=report.pk)
     _require_untriaged(report)
     report.status = Report.Status.MERGED
@@ -488,7 +489,7 @@ def party_add(
     user: Any = None,
     identity_withheld: bool = False,
 ) -> CaseParty:
-    _require(access, {wf.INTEGRITY_OFFICER, wf.CHAIR}, "add parties")
+    require_roles(access, {wf.INTEGRITY_OFFICER, wf.CHAIR}, "add parties")
     _require_open(access.case, "add parties")
     user = _account(user)
     if role not in CaseParty.Role.values:
@@ -524,7 +525,7 @@ def party_add(
 @transaction.atomic
 def party_link_account(*, access: CaseAccess, party: CaseParty | int, user: Any) -> CaseParty:
     """Link a party record to a user account, so the person can follow the case as that party."""
-    _require(access, {wf.INTEGRITY_OFFICER}, "link parties to accounts")
+    require_roles(access, {wf.INTEGRITY_OFFICER}, "link parties to accounts")
     user = _account(user)
     row = _party_in_case(access, party)
     if _user_is_member(access.case, user):
@@ -566,7 +567,7 @@ def allegation_add(
     original: dict[str, Any] | None = None,
     suspect: dict[str, Any] | None = None,
 ) -> Allegation:
-    _require(access, {wf.INTEGRITY_OFFICER, wf.CHAIR}, "record allegations")
+    require_roles(access, {wf.INTEGRITY_OFFICER, wf.CHAIR}, "record allegations")
     _require_open(access.case, "record allegations")
     row = _party_in_case(access, respondent, wf.RESPONDENT)
     original = original or {}
@@ -606,7 +607,7 @@ def allegation_add(
 
 @transaction.atomic
 def member_add(*, access: CaseAccess, user: Any, role: str, expertise: str = "") -> CaseMember:
-    _require(access, {wf.INTEGRITY_OFFICER}, "appoint committee members")
+    require_roles(access, {wf.INTEGRITY_OFFICER}, "appoint committee members")
     _require_open(access.case, "appoint committee members")
     user = _account(user)
     if role not in CaseMember.Role.values:
@@ -650,7 +651,7 @@ def _member_in_case(access: CaseAccess, member_id: int | CaseMember) -> CaseMemb
 def member_recuse(*, access: CaseAccess, member: CaseMember | int, reason: str) -> CaseMember:
     member = _member_in_case(access, member)
     if member.user_id != access.user.pk:
-        _require(access, {wf.INTEGRITY_OFFICER}, "recuse another member")
+        require_roles(access, {wf.INTEGRITY_OFFICER}, "recuse another member")
     if member.recused_at is not None:
         raise Conflict("This member is already recused.")
     now = timezone.now()
@@ -676,7 +677,7 @@ def conflict_declare(
     """A member declares their interests. A declared conflict recuses them at once."""
     member = _member_in_case(access, member)
     if member.user_id != access.user.pk:
-        _require(access, {wf.INTEGRITY_OFFICER}, "record another member's declaration")
+        require_roles(access, {wf.INTEGRITY_OFFICER}, "record another member's declaration")
     if member.recused_at is not None:
         raise Conflict("This member is already recused.")
     declaration = _create(
@@ -881,7 +882,7 @@ def clock_extend(
     *, access: CaseAccess, clock: Clock | int, new_due_date: date | str, reason: str
 ) -> ClockExtension:
     """Extend a running clock to the end of ``new_due_date`` (institution time zone)."""
-    _require(access, {wf.INTEGRITY_OFFICER, wf.CHAIR}, "extend clocks")
+    require_roles(access, {wf.INTEGRITY_OFFICER, wf.CHAIR}, "extend clocks")
     _lock(access)
     pk = clock.pk if isinstance(clock, Clock) else clock
     row = Clock.objects.select_for_update().filter(case=access.case, pk=pk).first()
@@ -1076,7 +1077,7 @@ def response_submit(
     else:
         row = _party_in_case(access, party)
     if row.pk not in access.party_ids:
-        _require(access, {wf.INTEGRITY_OFFICER}, "file a response on a party's behalf")
+        require_roles(access, {wf.INTEGRITY_OFFICER}, "file a response on a party's behalf")
     if row.role == wf.WITNESS and kind == Response.Kind.DRAFT_REPORT_COMMENT:
         raise ValidationFailed("Witnesses do not comment on the draft report.", field="kind")
     now = now or timezone.now()
@@ -1163,7 +1164,7 @@ def finding_record(
     intent: str,
     rationale: str,
 ) -> Finding:
-    _require(access, {wf.INTEGRITY_OFFICER, wf.CHAIR}, "record findings")
+    require_roles(access, {wf.INTEGRITY_OFFICER, wf.CHAIR}, "record findings")
     case = _lock(access)
     if case.state in FINDING_CLOSED_STATES or case.workflow_def.is_terminal(case.state):
         raise Conflict(f"Findings can no longer be changed in state '{case.state}'.")
@@ -1251,7 +1252,7 @@ def sanction_add(
     description: str,
     due_date: date | str | None = None,
 ) -> Sanction:
-    _require(access, {wf.INTEGRITY_OFFICER, wf.DECIDING_OFFICIAL}, "impose sanctions")
+    require_roles(access, {wf.INTEGRITY_OFFICER, wf.DECIDING_OFFICIAL}, "impose sanctions")
     if access.case.state not in FINDING_CLOSED_STATES:
         raise Conflict("Sanctions and remedies follow the decision; record the decision first.")
     row = _party_in_case(access, respondent, wf.RESPONDENT)
@@ -1287,7 +1288,7 @@ def sanction_add(
 def sanction_complete(
     *, access: CaseAccess, sanction: Sanction | int, status: str, proof: str
 ) -> Sanction:
-    _require(access, {wf.INTEGRITY_OFFICER}, "close sanctions")
+    require_roles(access, {wf.INTEGRITY_OFFICER}, "close sanctions")
     pk = sanction.pk if isinstance(sanction, Sanction) else sanction
     row = Sanction.objects.select_for_update().filter(case=access.case, pk=pk).first()
     if row is None:
@@ -1329,7 +1330,7 @@ def appeal_file(
     else:
         row = _party_in_case(access, appellant, wf.RESPONDENT)
     if row.pk not in access.party_ids:
-        _require(access, {wf.INTEGRITY_OFFICER}, "file an appeal on a respondent's behalf")
+        require_roles(access, {wf.INTEGRITY_OFFICER}, "file an appeal on a respondent's behalf")
     grounds = _text(grounds, "grounds")
     case = _lock(access, expected_version)
     now = timezone.now()

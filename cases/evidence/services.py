@@ -38,7 +38,7 @@ from cases.evidence.storage import (
 )
 from cases.models import Case
 from cases.selectors import CaseAccess
-from cases.services import event_record
+from cases.services import event_record, require_roles
 
 log = logging.getLogger("slipcase.evidence")
 
@@ -47,12 +47,6 @@ COMMITTEE_WRITERS = {wf.INTEGRITY_OFFICER, wf.CHAIR, wf.COMMITTEE_MEMBER}
 
 
 # --- Helpers ------------------------------------------------------------------------------------
-
-
-def _require(access: CaseAccess, roles: set[str], action: str) -> None:
-    if not access.roles & roles:
-        names = ", ".join(sorted(r.replace("_", " ") for r in roles))
-        raise PermissionDenied(f"Only {names} may {action}.")
 
 
 def _audit(kind: str, *, actor: Any, case: Case | None, payload: dict[str, Any]) -> None:
@@ -211,7 +205,7 @@ def evidence_upload(
     purpose: str = "",
 ) -> EvidenceItem:
     """Store an uploaded file as a new exhibit. Streams to disk, hashes once, inspects archives."""
-    _require(access, COMMITTEE_WRITERS, "add evidence")
+    require_roles(access, COMMITTEE_WRITERS, "add evidence")
     if kind not in EvidenceItem.Kind.values or kind == EvidenceItem.Kind.PROBE_SET:
         raise ValidationFailed(
             "kind must be a document, archive, statement or analysis output "
@@ -354,7 +348,7 @@ def _stream_item(
 def evidence_disclose(
     *, access: CaseAccess, item: EvidenceItem | int, to: str, purpose: str = ""
 ) -> EvidenceItem:
-    _require(access, {wf.INTEGRITY_OFFICER, wf.CHAIR}, "disclose evidence")
+    require_roles(access, {wf.INTEGRITY_OFFICER, wf.CHAIR}, "disclose evidence")
     row = _item_in_case(access, item)
     if to not in ("respondent", "complainant"):
         raise ValidationFailed("to must be 'respondent' or 'complainant'.", field="to")
@@ -551,7 +545,7 @@ def snapshot_request(
     accept_pickle_as_inert: bool = False,
 ) -> EvidenceItem:
     """Queue a snapshot of a volatile artefact; a Celery task acquires it."""
-    _require(access, COMMITTEE_WRITERS, "snapshot artefacts")
+    require_roles(access, COMMITTEE_WRITERS, "snapshot artefacts")
     if kind not in SNAPSHOT_KINDS:
         raise ValidationFailed("kind must be git, model or web.", field="kind")
     origin = _check_source(kind, source)
@@ -795,7 +789,7 @@ def _parse_time(value: Any) -> datetime | None:
 
 @transaction.atomic
 def legal_hold_place(*, access: CaseAccess, reason: str) -> LegalHold:
-    _require(access, {wf.INTEGRITY_OFFICER}, "place legal holds")
+    require_roles(access, {wf.INTEGRITY_OFFICER}, "place legal holds")
     reason = (reason or "").strip()
     if not reason:
         raise ValidationFailed("reason must not be empty.", field="reason")
@@ -814,7 +808,7 @@ def legal_hold_place(*, access: CaseAccess, reason: str) -> LegalHold:
 
 @transaction.atomic
 def legal_hold_release(*, access: CaseAccess, hold: LegalHold | int) -> LegalHold:
-    _require(access, {wf.INTEGRITY_OFFICER}, "release legal holds")
+    require_roles(access, {wf.INTEGRITY_OFFICER}, "release legal holds")
     pk = hold.pk if isinstance(hold, LegalHold) else hold
     row = LegalHold.objects.select_for_update().filter(case=access.case, pk=pk).first()
     if row is None:
@@ -851,7 +845,7 @@ def evidence_dispose(
 ) -> EvidenceItem:
     """Dispose of an exhibit after retention: bytes deleted (when no other exhibit shares them),
     a tombstone with its hash kept on the custody chain and the audit log."""
-    _require(access, {wf.INTEGRITY_OFFICER}, "dispose of evidence")
+    require_roles(access, {wf.INTEGRITY_OFFICER}, "dispose of evidence")
     reason = (reason or "").strip()
     if not reason:
         raise ValidationFailed("reason must not be empty.", field="reason")
