@@ -11,19 +11,21 @@ For each aligned pair (A = original, B = suspect, D = B - A), all in float64:
   (i.i.d. noise sits on the Marchenko-Pastur edge, 1; training updates are low-rank, > 1).
 
 Verdict "original plus i.i.d. Gaussian noise of sigma ~ s" only if every check holds (thresholds
-from the research note, section 5 T1, and its prototype table, section 8): median rel_diff < 0.1,
-median corr > 0.99, coefficient of variation of the per-tensor std(D) < 0.1 (one scalar sigma, as
-in Llama3-V: 0.008 measured; relative noise and independent models: 0.39-0.44; fine-tunes
-0.22-0.30), |size-weighted mean of per-tensor excess kurtosis| below max(0.1, 4 sqrt(24/N))
-and pooled |r(D, A)| below max(0.02, 4/sqrt(N)) (N elements: four standard errors of the null,
-so that tiny models are not failed on sampling noise alone), the Marchenko-Pastur check on
->= 95 % of eligible tensors (2-D, both sides >= 256; Tracy-Widom fluctuations make it meaningless
-for smaller ones), and >= 90 % of the original's parameters paired.  Independent models fail at
-least the correlation, rel_diff and r(D, A) checks by a wide margin.  When everything but the CV
-holds and std(D)/std(A) is near-constant instead (CV < 0.1), the verdict is noise relative to each
-tensor's scale.  Tensors whose bf16/fp16 rounding step swamps D (rounding variance above a quarter
-of var(D)) are left out of the signature and counted in ``rounded_away``.  A failed verdict is NOT a
-finding of independence: permutations, fine-tunes and pruning need the tests of section 5 T2.
+from the research note, section 5 T1, and its prototype table, section 8): median rel_diff < 1 and
+median corr > 0.7 (noise no larger than the weights themselves: the scale is not what marks a noisy
+copy, r(D, A) near 0 and one constant sigma are; independent models sit at rel_diff about sqrt(2),
+corr about 0 and r(D, A) about -1/sqrt(2)), coefficient of variation of the per-tensor std(D) < 0.1
+(one scalar sigma, as in Llama3-V: 0.008 measured; relative noise and independent models: 0.39-0.44;
+fine-tunes 0.22-0.30), |size-weighted mean of per-tensor excess kurtosis| below max(0.1, 4
+sqrt(24/N)) and pooled |r(D, A)| below max(0.02, 4/sqrt(N)) (N elements: four standard errors of the
+null, so that tiny models are not failed on sampling noise alone), the Marchenko-Pastur check on >=
+95 % of eligible tensors (2-D, both sides >= 256; Tracy-Widom fluctuations make it meaningless for
+smaller ones), and >= 90 % of the original's parameters paired. Independent models fail at least the
+correlation, rel_diff and r(D, A) checks by a wide margin. When everything but the CV holds and
+std(D)/std(A) is near-constant instead (CV < 0.1), the verdict is noise relative to each tensor's
+scale. Tensors whose bf16/fp16 rounding step swamps D (rounding variance above a quarter of var(D))
+are left out of the signature and counted in ``rounded_away``. A failed verdict is NOT a finding of
+independence: permutations, fine-tunes and pruning need the tests of section 5 T2.
 
 The shared-base delta test (r_delta = r(S - W_b, O - W_b), rho_delta = ||S - O|| / ||O - W_b||)
 is reported separately and gives no verdict: it must be calibrated against honest fine-tunes of
@@ -69,8 +71,8 @@ class Params:
     max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES
     min_content_score: float = 0.5
     max_group_elements: int = 200_000_000
-    max_rel_diff: float = 0.1
-    min_corr: float = 0.99
+    max_rel_diff: float = 1.0
+    min_corr: float = 0.7
     max_std_cv: float = 0.1
     kurtosis_tol: float = 0.1
     corr_d_a_tol: float = 0.02
