@@ -53,7 +53,11 @@ def test_local_settings_run_with_no_server_and_an_insecure_key(tmp_path: Path) -
     assert loaded["key"].startswith("django-insecure-")
     assert loaded["db"]["ENGINE"] == "django.db.backends.sqlite3"
     assert loaded["db"]["NAME"] == str(tmp_path / "slipcase.sqlite3")
-    assert loaded["db"]["OPTIONS"] == {"timeout": 20}
+    assert loaded["db"]["OPTIONS"] == {
+        "timeout": 20,
+        "transaction_mode": "IMMEDIATE",  # web and worker processes write the same file
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
     assert loaded["broker"] == "filesystem://"
     assert loaded["transport"]["data_folder_in"] == loaded["transport"]["data_folder_out"]
     for folder in ("data_folder_in", "processed_folder", "control_folder"):

@@ -94,8 +94,13 @@ DATABASES = {
     ),
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # A web request and a worker write the same file; wait for the lock instead of failing.
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # The web server and the Celery worker processes share the file: transactions take the write
+    # lock when they begin (a deferred one that reads first and then writes fails at once with
+    # "database is locked" when another process writes), and WAL lets readers run beside a writer.
+    _sqlite_options = DATABASES["default"].setdefault("OPTIONS", {})
+    _sqlite_options["timeout"] = 20
+    _sqlite_options["transaction_mode"] = "IMMEDIATE"
+    _sqlite_options["init_command"] = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
 
 # --- Auth -----------------------------------------------------------------------------------------
 
