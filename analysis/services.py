@@ -11,7 +11,6 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -187,11 +186,8 @@ def analysis_fail(*, run_id: int, reason: str) -> None:
 
 def _materialize(entry: AnalysisInput, actor: User, workdir: Path) -> Path:
     """The exhibit's files as a folder (bytes hash-checked on the way; custody 'analysed')."""
-    from django.conf import settings
-
-    from cases.evidence.services import evidence_materialize
+    from cases.evidence.services import evidence_materialize, upload_limits
     from cases.vault.extract import extract_or_copy
-    from cases.vault.safety import Limits
 
     item = entry.item
     if item.sha256 != entry.sha256:
@@ -229,15 +225,7 @@ def _materialize(entry: AnalysisInput, actor: User, workdir: Path) -> Path:
         )
         shutil.rmtree(tree / ".git", ignore_errors=True)
         return tree
-    max_upload = int(getattr(settings, "SLIPCASE_MAX_UPLOAD_BYTES", 4 * 1024**3))
-    limits = Limits(
-        max_upload_bytes=max_upload,
-        max_total_uncompressed_bytes=max_upload * 4,
-        max_ratio=100,
-        max_entries=20_000,
-        max_nesting=3,
-    )
-    extract_or_copy(raw, tree, filename=item.filename or "file.txt", limits=limits)
+    extract_or_copy(raw, tree, filename=item.filename or "file.txt", limits=upload_limits())
     return tree
 
 
@@ -304,69 +292,37 @@ def _execute_codesim(run: AnalysisRun, workdir: Path) -> None:
     report_bytes = json.dumps(data, sort_keys=True, indent=1, ensure_ascii=False).encode()
     html_bytes = codesim.render_html(report).encode()
     elapsed = time.perf_counter() - started
-    method = f"Slipcase analysis.codesim {codesim.__version__}"
-    from cases.evidence.services import custody_record, evidence_store_generated
-
-    with transaction.atomic():
-        run = AnalysisRun.objects.select_for_update().get(pk=run.pk)
-        if run.status == AnalysisRun.Status.SUCCEEDED:
-            return
-        source = {"analysis_run": run.pk, "inputs": data["inputs"]}
-        outputs = {
-            "report.json": evidence_store_generated(
-                case=run.case,
-                actor=actor,
-                data=report_bytes,
-                filename="codesim-report.json",
-                media_type="application/json",
-                method=method,
-                source=source,
-                description=f"Code-similarity report of run {run.pk} ({labels.get('original')} vs "
+    pairs = data["pairs"]
+    keys = ("left_path", "right_path", "symmetric", "suspect_coverage", "longest_fragment")
+    _store_outputs(
+        run,
+        inputs,
+        outputs={
+            "report.json": (
+                report_bytes,
+                "codesim-report.json",
+                "application/json",
+                f"Code-similarity report of run {run.pk} ({labels.get('original')} vs "
                 f"{labels.get('suspect')})",
             ),
-            "view.html": evidence_store_generated(
-                case=run.case,
-                actor=actor,
-                data=html_bytes,
-                filename="codesim-view.html",
-                media_type="text/html",
-                method=method,
-                source=source,
-                description=f"Side-by-side view of run {run.pk}",
+            "view.html": (
+                html_bytes,
+                "codesim-view.html",
+                "text/html",
+                f"Side-by-side view of run {run.pk}",
             ),
-        }
-        for name, item in outputs.items():
-            AnalysisOutput.objects.create(run=run, name=name, item=item)
-        for entry in inputs:
-            custody_record(
-                item=entry.item,
-                action="analysed",
-                actor=actor,
-                purpose=f"input '{entry.role}' of analysis run {run.pk}",
-                details={"run": run.pk, "outputs": [o.label for o in outputs.values()]},
-            )
-        pairs = data["pairs"]
-        keys = ("left_path", "right_path", "symmetric", "suspect_coverage", "longest_fragment")
-        run.summary = {
+        },
+        method=f"Slipcase analysis.codesim {codesim.__version__}",
+        summary={
             "pairs": len(pairs),
             "top": [{k: p[k] for k in keys} for p in pairs[:5]],
             "suspect_coverage": data["suspect_coverage"],
             "longest_fragment": data["longest_fragment"],
             "renames": data["rename_map"][:10],
             "seconds": round(elapsed, 3),
-        }
-        run.versions = {"codesim": codesim.__version__, "pygments": _version("pygments")}
-        run.status = AnalysisRun.Status.SUCCEEDED
-        run.progress = 100
-        run.finished_at = timezone.now()
-        run.save()
-        event_record(
-            case=run.case,
-            kind="analysis_succeeded",
-            summary=f"Code-similarity analysis {run.pk} finished; outputs "
-            f"{', '.join(o.label for o in outputs.values())}.",
-            data={"run": run.pk, "summary": run.summary},
-        )
+        },
+        versions={"codesim": codesim.__version__, "pygments": _version("pygments")},
+    )
 
 
 def _check_model_size(trees: dict[str, Path]) -> str:
@@ -558,6 +514,3 @@ def _version(package: str) -> str:
         return version(package)
     except PackageNotFoundError:  # pragma: no cover
         return "unknown"
-
-
-ProgressFn = Callable[[float], None]

@@ -108,7 +108,8 @@ def _item_in_case(access: CaseAccess, item: EvidenceItem | int) -> EvidenceItem:
     return row
 
 
-def _limits() -> Any:
+def upload_limits() -> Any:
+    """The archive limits applied to uploads (and to archives extracted for analyses)."""
     from cases.vault.safety import Limits
 
     max_upload = int(getattr(settings, "SLIPCASE_MAX_UPLOAD_BYTES", 4 * 1024**3))
@@ -156,7 +157,7 @@ def _check_upload(path: Path) -> Checked:
     entries = None
     try:
         if sniffed.archive:
-            report = inspect_archive(path, limits=_limits())
+            report = inspect_archive(path, limits=upload_limits())
             entries = len(report.entries)
     except UnsafeUpload as exc:
         raise ValidationFailed(
